@@ -1,0 +1,165 @@
+"""The child side of a probe: load one bundle's plugins with pedalboard and report what they are.
+
+This module runs inside the disposable probe process, the only place a plugin is ever loaded.
+It imports nothing else of pluginary (the parent and the child share only the record format
+below), so a plugin that corrupts this process can damage nothing but its own report.
+
+Reports are JSON lines written with plain ``os.write`` to a result file descriptor, one event at
+a time, so that a crash halfway through a multi-plugin bundle still leaves every finished class
+on disk:
+
+- ``{"event": "classes", "names": [...]}`` once the bundle's classes are known;
+- ``{"event": "begin", "class": name}`` before a class is loaded (a crash after it blames it);
+- ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is done.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+# Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
+MAX_ENUM_VALUES = 256
+
+
+def probe_bundle(bundle: str, class_names: list[str] | None, result_fd: int) -> None:
+    """Probe each class of ``bundle`` (or only ``class_names``), writing events to ``result_fd``."""
+    import pedalboard
+
+    def emit(event: dict[str, Any]) -> None:
+        os.write(result_fd, (json.dumps(event, allow_nan=False, default=str) + "\n").encode())
+
+    if class_names is None:
+        started = time.perf_counter()
+        try:
+            class_names = list(pedalboard.VST3Plugin.get_plugin_names_for_file(bundle))
+        except Exception as error:  # Any failure to enumerate is this bundle's outcome.
+            emit(_failure(None, error, bundle, started))
+            return
+    emit({"event": "classes", "names": class_names})
+    multi = len(class_names) > 1
+    for name in class_names:
+        emit({"event": "begin", "class": name})
+        started = time.perf_counter()
+        try:
+            plugin = pedalboard.load_plugin(bundle, plugin_name=name if multi else None)
+            loaded = time.perf_counter()
+            record = describe_plugin(plugin)
+        except Exception as error:
+            emit(_failure(name, error, bundle, started))
+            continue
+        done = time.perf_counter()
+        emit(
+            {
+                "event": "result",
+                "class": name,
+                "status": "ok",
+                "plugin": record,
+                "load_ms": round((loaded - started) * 1000, 3),
+                "describe_ms": round((done - loaded) * 1000, 3),
+            }
+        )
+        del plugin
+
+
+def describe_plugin(plugin: Any) -> dict[str, Any]:
+    """The catalogue's view of a loaded pedalboard plugin: identity plus every parameter."""
+    return {
+        "name": plugin.name,
+        "vendor": plugin.manufacturer_name or None,
+        "version": plugin.version or None,
+        "category": plugin.category or None,
+        "is_effect": bool(plugin.is_effect),
+        "is_instrument": bool(plugin.is_instrument),
+        "identifier": plugin.identifier,
+        "descriptive_name": plugin.descriptive_name or None,
+        "parameters": [
+            describe_parameter(key, parameter) for key, parameter in plugin.parameters.items()
+        ],
+    }
+
+
+def describe_parameter(key: str, parameter: Any) -> dict[str, Any]:
+    """One parameter as pedalboard's wrapper understands it, plus the raw VST3 facts."""
+    kind = {float: "float", bool: "bool", str: "str"}.get(parameter.type, "str")
+    values: list[Any] | None = None
+    truncated = False
+    if kind in ("str", "bool"):
+        all_values = [_jsonable(v) for v in parameter.valid_values]
+        values = all_values[:MAX_ENUM_VALUES]
+        truncated = len(all_values) > MAX_ENUM_VALUES
+    return {
+        "index": parameter.index,
+        "name": parameter.name,
+        "key": key,
+        "units": parameter.label or None,
+        "type": kind,
+        "min": _jsonable(parameter.min_value),
+        "max": _jsonable(parameter.max_value),
+        "step": _jsonable(parameter.step_size),
+        "approximate_step": _jsonable(parameter.approximate_step_size),
+        "default_raw": _jsonable(parameter.raw_value),
+        "default_text": parameter.string_value,
+        "plugin_default_raw": _jsonable(parameter.default_raw_value),
+        "boolean": bool(parameter.is_boolean),
+        "discrete": bool(parameter.is_discrete),
+        "num_steps": int(parameter.num_steps),
+        "automatable": bool(parameter.is_automatable),
+        "values": values,
+        "values_truncated": truncated,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and value != value:  # NaN has no JSON form.
+        return None
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return str(value)
+
+
+def _failure(name: str | None, error: BaseException, bundle: str, started: float) -> dict[str, Any]:
+    return {
+        "event": "result",
+        "class": name,
+        "status": "failed",
+        "error": str(error) or type(error).__name__,
+        "error_type": type(error).__name__,
+        "diagnosis": diagnose_binary(bundle),
+        "load_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+
+
+def diagnose_binary(bundle: str) -> str | None:
+    """Ask the dynamic linker why a bundle's binary will not load (missing library, old libc).
+
+    pedalboard says only "unsupported plugin format or scan failure"; dlopen names the cause.
+    Returns None when the binary loads fine or cannot be located.
+    """
+    binary = bundle_binary(Path(bundle))
+    if binary is None:
+        return None
+    try:
+        ctypes.CDLL(str(binary))
+    except OSError as error:
+        return str(error)
+    return None
+
+
+def bundle_binary(bundle: Path) -> Path | None:
+    """The shared object a VST3 bundle holds for this machine's OS and architecture."""
+    if bundle.is_file():
+        return bundle
+    system = platform.system()
+    if system == "Darwin":
+        candidate = bundle / "Contents" / "MacOS" / bundle.stem
+    elif system == "Windows":
+        candidate = bundle / "Contents" / f"{platform.machine().lower()}-win" / bundle.name
+    else:
+        candidate = bundle / "Contents" / f"{platform.machine()}-linux" / f"{bundle.stem}.so"
+    return candidate if candidate.exists() else None

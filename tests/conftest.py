@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def real_plugins() -> Path:
+    """The folder of real third-party VST3 bundles, fetched once by scripts/fetch-plugins."""
+    dest = Path(os.environ.get("PLUGINARY_FIXTURES", Path.home() / ".cache" / "pluginary-fixtures"))
+    subprocess.run([str(ROOT / "scripts" / "fetch-plugins"), str(dest)], check=True)
+    return dest / "vst3"

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.worker
+
+
+def _probe_through_forkserver(
+    bundle: Path, tmp_path: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pluginary.scanner.forkserver"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin and server.stdout
+    try:
+        assert json.loads(server.stdout.readline())["ready"] is True
+        request = {
+            "op": "probe",
+            "task": 1,
+            "bundle": str(bundle),
+            "classes": None,
+            "result": str(tmp_path / "result.jsonl"),
+            "output": str(tmp_path / "output.log"),
+        }
+        server.stdin.write(json.dumps(request) + "\n")
+        server.stdin.flush()
+        started = json.loads(server.stdout.readline())
+        exited = json.loads(server.stdout.readline())
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+    assert started["started"] == 1
+    events = [json.loads(line) for line in (tmp_path / "result.jsonl").read_text().splitlines()]
+    return exited, events
+
+
+def test_forkserver_probe_matches_pedalboard_in_process(real_plugins: Path, tmp_path: Path) -> None:
+    import pedalboard
+
+    bundle = real_plugins / "ZamComp.vst3"
+    exited, events = _probe_through_forkserver(bundle, tmp_path)
+    assert exited == {"exited": 1, "code": 0, "signal": None}
+    assert events[0] == {"event": "classes", "names": ["ZamComp"]}
+    result = events[-1]
+    assert result["status"] == "ok"
+
+    oracle = pedalboard.load_plugin(str(bundle))
+    record = result["plugin"]
+    assert record["name"] == oracle.name
+    assert record["vendor"] == oracle.manufacturer_name
+    assert record["identifier"] == oracle.identifier
+    assert [p["key"] for p in record["parameters"]] == list(oracle.parameters)
+    for parameter in record["parameters"]:
+        expected = oracle.parameters[parameter["key"]]
+        assert (parameter["min"], parameter["max"]) == (expected.min_value, expected.max_value)
+        assert parameter["step"] == expected.step_size
+        assert parameter["default_text"] == expected.string_value
