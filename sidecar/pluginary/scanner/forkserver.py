@@ -4,9 +4,9 @@ Started by the scanner as ``python -m pluginary.scanner.forkserver``; it talks J
 its own stdin/stdout (never the sidecar's). Forking a warm process costs milliseconds, where a
 fresh interpreter importing pedalboard costs a quarter of a second.
 
-Requests: ``{"op": "probe", "task": N, "bundle": P, "classes": [...]|null, "result": F,
-"output": F}`` and ``{"op": "kill", "task": N}``. Reports: ``{"ready": ...}`` once, then
-``{"started": N, "pid": P}`` and ``{"exited": N, "code": C, "signal": S}`` per probe.
+Requests: ``{"op": "probe", "task": N, "bundle": P, "classes": [...]|null, "skip": [...],
+"result": F, "output": F}`` and ``{"op": "kill", "task": N}``. Reports: ``{"ready": ...}``
+once, then ``{"started": N, "pid": P}`` and ``{"exited": N, "code": C, "signal": S}`` per probe.
 
 Containment, so that no plugin outlives its probe or the scanner:
 - each child leads its own process group, killed whole when the child ends or times out;
@@ -127,7 +127,9 @@ class ForkServer:
             os.dup2(output, 2)
             for fd in (self.request_fd, self.report_fd, self.wake_read, output, devnull):
                 os.close(fd)
-            probe_bundle(request["bundle"], request.get("classes"), result)
+            probe_bundle(
+                request["bundle"], request.get("classes"), result, request.get("skip") or []
+            )
             code = 0
         finally:
             # Skip interpreter teardown: plugin destructors and atexit hooks are not our business.

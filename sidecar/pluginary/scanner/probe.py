@@ -27,8 +27,13 @@ from typing import Any
 MAX_ENUM_VALUES = 256
 
 
-def probe_bundle(bundle: str, class_names: list[str] | None, result_fd: int) -> None:
-    """Probe each class of ``bundle`` (or only ``class_names``), writing events to ``result_fd``."""
+def probe_bundle(
+    bundle: str, class_names: list[str] | None, result_fd: int, skip: list[str] | None = None
+) -> None:
+    """Probe each class of ``bundle`` (or only ``class_names``), writing events to ``result_fd``.
+
+    Classes named in ``skip`` (the user's ignore list) are never loaded.
+    """
     import pedalboard
 
     def emit(event: dict[str, Any]) -> None:
@@ -41,6 +46,8 @@ def probe_bundle(bundle: str, class_names: list[str] | None, result_fd: int) -> 
         except Exception as error:  # Any failure to enumerate is this bundle's outcome.
             emit(_failure(None, error, bundle, started))
             return
+    if skip:
+        class_names = [name for name in class_names if name not in skip]
     emit({"event": "classes", "names": class_names})
     multi = len(class_names) > 1
     for name in class_names:

@@ -1,0 +1,384 @@
+"""The scan journal: the plan and every step of one scan, in SQLite, so a scan cut short resumes.
+
+One writer (the scanner that holds the scan lock). A scan writes its whole plan (every task
+``pending``) before probing, then moves each task ``pending -> running -> ok/failed/timeout/
+crashed`` in its own transaction, results included. WAL with ``synchronous=NORMAL``: every
+committed step survives the death of the process; a power cut may lose the last few steps,
+which resume simply probes again.
+
+A task probes one bundle (all its classes, or a named subset when a crash left some undone).
+``interrupted`` counts the times the scanner died while the task was running: a task that took
+the scanner down twice is settled ``crashed`` instead of being tried forever.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pluginary.storage import open_database, transaction
+
+SCHEMA_VERSION = 1
+MAX_INTERRUPTIONS = 2
+
+SCHEMA = """
+CREATE TABLE scans (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('probing', 'settled')),
+    options TEXT NOT NULL,          -- JSON: the options the scan was started with
+    roots TEXT NOT NULL,            -- JSON: folders searched (removal applies only under them)
+    removed TEXT NOT NULL,          -- JSON: real paths of bundles that vanished
+    discovered INTEGER NOT NULL,
+    unchanged INTEGER NOT NULL,
+    ignored INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    probe_ms REAL NOT NULL DEFAULT 0  -- time spent probing, summed across resumes
+);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    scan_id TEXT NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+    bundle TEXT NOT NULL,           -- path as discovered
+    real_path TEXT NOT NULL,
+    format TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    module_info TEXT,               -- JSON: what moduleinfo.json said, if anything
+    classes TEXT,                   -- JSON list: only these classes; NULL: all of them
+    skip TEXT NOT NULL DEFAULT '[]',-- JSON list: classes the ignore list forbids
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'ok', 'failed', 'timeout',
+                                         'crashed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    interrupted INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX tasks_state ON tasks (scan_id, state);
+CREATE TABLE results (
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    class_name TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'timeout', 'crashed')),
+    record TEXT NOT NULL,           -- JSON: the probe's record for this plugin
+    PRIMARY KEY (task_id, seq)
+);
+"""
+
+SETTLED_STATES = ("ok", "failed", "timeout", "crashed")
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """A bundle to probe, as the planner decided it."""
+
+    bundle: str
+    real_path: str
+    format: str
+    fingerprint: str
+    module_info: dict[str, Any] | None = None
+    classes: list[str] | None = None
+    skip: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    bundle: str
+    real_path: str
+    format: str
+    fingerprint: str
+    module_info: dict[str, Any] | None
+    classes: list[str] | None
+    skip: list[str]
+    state: str
+    attempts: int
+    interrupted: int
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """The journal's header row for one scan."""
+
+    id: str
+    state: str
+    options: dict[str, Any]
+    roots: list[str]
+    removed: list[str]
+    discovered: int
+    unchanged: int
+    ignored: int
+    started_at: float
+    probe_ms: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """One plugin's outcome, as journaled."""
+
+    task_id: int
+    bundle: str
+    real_path: str
+    format: str
+    fingerprint: str
+    class_name: str | None
+    status: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    settled: int
+    running: int
+
+
+class Journal:
+    """The scan journal at ``path``. Open it with :meth:`open`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> tuple[Journal, str | None]:
+        """Open (creating or repairing) the journal; the message says what was repaired, if any.
+
+        A journal from another schema version or a damaged file cannot be trusted to resume: it
+        is moved aside (kept for inspection, never deleted) and a fresh journal is started.
+        Journals are short-lived, so there are no journal migrations: finishing an old scan is
+        not worth the risk of misreading it.
+        """
+        db, problem = open_database(path, SCHEMA, SCHEMA_VERSION, what="journal", check=True)
+        return cls(db, path), problem
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- planning -------------------------------------------------------------------------
+
+    def current(self) -> ScanPlan | None:
+        """The scan this journal holds (interrupted, or settled but not committed), if any."""
+        row = self.db.execute(
+            "SELECT id, state, options, roots, removed, discovered, unchanged, ignored,"
+            " started_at, probe_ms FROM scans ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return ScanPlan(
+            id=row[0],
+            state=row[1],
+            options=json.loads(row[2]),
+            roots=json.loads(row[3]),
+            removed=json.loads(row[4]),
+            discovered=row[5],
+            unchanged=row[6],
+            ignored=row[7],
+            started_at=row[8],
+            probe_ms=row[9],
+        )
+
+    def begin(
+        self,
+        scan_id: str,
+        options: dict[str, Any],
+        roots: Sequence[str],
+        tasks: Sequence[PlannedTask],
+        *,
+        removed: Sequence[str],
+        discovered: int,
+        unchanged: int,
+        ignored: int,
+    ) -> None:
+        """Write a new scan's whole plan, replacing whatever scan the journal held."""
+        now = time.time()
+        with transaction(self.db):
+            self.db.execute("DELETE FROM scans")
+            self.db.execute(
+                "INSERT INTO scans (id, state, options, roots, removed, discovered, unchanged,"
+                " ignored, started_at) VALUES (?, 'probing', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    scan_id,
+                    json.dumps(options),
+                    json.dumps(list(roots)),
+                    json.dumps(list(removed)),
+                    discovered,
+                    unchanged,
+                    ignored,
+                    now,
+                ),
+            )
+            self._insert_tasks(scan_id, tasks, now)
+
+    def _insert_tasks(self, scan_id: str, tasks: Sequence[PlannedTask], now: float) -> None:
+        self.db.executemany(
+            "INSERT INTO tasks (scan_id, bundle, real_path, format, fingerprint, module_info,"
+            " classes, skip, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            [
+                (
+                    scan_id,
+                    task.bundle,
+                    task.real_path,
+                    task.format,
+                    task.fingerprint,
+                    None if task.module_info is None else json.dumps(task.module_info),
+                    None if task.classes is None else json.dumps(task.classes),
+                    json.dumps(list(task.skip)),
+                    now,
+                )
+                for task in tasks
+            ],
+        )
+
+    # -- probing --------------------------------------------------------------------------
+
+    def recover(self, scan_id: str) -> list[Task]:
+        """After a scanner death: requeue tasks that were running; blame repeat offenders.
+
+        Returns the tasks now settled ``crashed`` because they took the scanner down twice.
+        """
+        now = time.time()
+        blamed: list[Task] = []
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE tasks SET interrupted = interrupted + 1, state = 'pending', updated_at = ?"
+                " WHERE scan_id = ? AND state = 'running'",
+                (now, scan_id),
+            )
+            for task in self._tasks(
+                "scan_id = ? AND state = 'pending' AND interrupted >= ?",
+                (scan_id, MAX_INTERRUPTIONS),
+            ):
+                record = {
+                    "error": f"took the scanner down {task.interrupted} times while loading",
+                    "signal": None,
+                    "exit_code": None,
+                    "output_tail": "",
+                    "duration_ms": None,
+                }
+                self._settle(task, "crashed", [(None, "crashed", record)], [], now)
+                blamed.append(task)
+        return blamed
+
+    def pending(self, scan_id: str) -> list[Task]:
+        return self._tasks("scan_id = ? AND state = 'pending'", (scan_id,))
+
+    def start(self, task_id: int) -> None:
+        """Mark a task running, just before its probe is launched."""
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE tasks SET state = 'running', attempts = attempts + 1, updated_at = ?"
+                " WHERE id = ?",
+                (time.time(), task_id),
+            )
+
+    def requeue(self, task_ids: Sequence[int]) -> None:
+        """Put running tasks back to pending without blame (the scan was stopped on purpose)."""
+        with transaction(self.db):
+            self.db.executemany(
+                "UPDATE tasks SET state = 'pending', attempts = attempts - 1 WHERE id = ?"
+                " AND state = 'running'",
+                [(task_id,) for task_id in task_ids],
+            )
+
+    def settle(
+        self,
+        task: Task,
+        state: str,
+        results: Sequence[tuple[str | None, str, dict[str, Any]]],
+        follow_ups: Sequence[PlannedTask] = (),
+    ) -> None:
+        """Record a probe's outcome and results (and tasks for classes it left undone), at once."""
+        with transaction(self.db):
+            self._settle(task, state, results, follow_ups, time.time())
+
+    def _settle(
+        self,
+        task: Task,
+        state: str,
+        results: Sequence[tuple[str | None, str, dict[str, Any]]],
+        follow_ups: Sequence[PlannedTask],
+        now: float,
+    ) -> None:
+        self.db.execute(
+            "UPDATE tasks SET state = ?, updated_at = ? WHERE id = ?", (state, now, task.id)
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO results (task_id, seq, class_name, status, record)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (task.id, seq, name, status, json.dumps(record))
+                for seq, (name, status, record) in enumerate(results)
+            ],
+        )
+        scan_id = self.db.execute("SELECT scan_id FROM tasks WHERE id = ?", (task.id,)).fetchone()
+        self._insert_tasks(scan_id[0], follow_ups, now)
+
+    def add_probe_time(self, scan_id: str, milliseconds: float) -> None:
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE scans SET probe_ms = probe_ms + ? WHERE id = ?", (milliseconds, scan_id)
+            )
+
+    def mark_settled(self, scan_id: str) -> None:
+        with transaction(self.db):
+            self.db.execute("UPDATE scans SET state = 'settled' WHERE id = ?", (scan_id,))
+
+    def progress(self, scan_id: str) -> Progress:
+        counts = dict(
+            self.db.execute(
+                "SELECT state, count(*) FROM tasks WHERE scan_id = ? GROUP BY state", (scan_id,)
+            ).fetchall()
+        )
+        return Progress(
+            total=sum(counts.values()),
+            settled=sum(counts.get(state, 0) for state in SETTLED_STATES),
+            running=counts.get("running", 0),
+        )
+
+    # -- committing -----------------------------------------------------------------------
+
+    def results(self, scan_id: str) -> Iterator[Result]:
+        rows = self.db.execute(
+            "SELECT r.task_id, t.bundle, t.real_path, t.format, t.fingerprint, r.class_name,"
+            " r.status, r.record FROM results r JOIN tasks t ON t.id = r.task_id"
+            " WHERE t.scan_id = ? ORDER BY r.task_id, r.seq",
+            (scan_id,),
+        )
+        for row in rows:
+            task_id, bundle, real_path, fmt, fingerprint, class_name, status, record = row
+            yield Result(
+                task_id, bundle, real_path, fmt, fingerprint, class_name, status, json.loads(record)
+            )
+
+    def tasks(self, scan_id: str) -> list[Task]:
+        return self._tasks("scan_id = ?", (scan_id,))
+
+    def retire(self, scan_id: str) -> None:
+        """Forget a committed scan."""
+        with transaction(self.db):
+            self.db.execute("DELETE FROM scans WHERE id = ?", (scan_id,))
+
+    def _tasks(self, where: str, args: tuple[Any, ...]) -> list[Task]:
+        rows = self.db.execute(
+            "SELECT id, bundle, real_path, format, fingerprint, module_info, classes, skip, state,"
+            f" attempts, interrupted FROM tasks WHERE {where} ORDER BY id",
+            args,
+        ).fetchall()
+        return [
+            Task(
+                id=row[0],
+                bundle=row[1],
+                real_path=row[2],
+                format=row[3],
+                fingerprint=row[4],
+                module_info=None if row[5] is None else json.loads(row[5]),
+                classes=None if row[6] is None else json.loads(row[6]),
+                skip=json.loads(row[7]),
+                state=row[8],
+                attempts=row[9],
+                interrupted=row[10],
+            )
+            for row in rows
+        ]

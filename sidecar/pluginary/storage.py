@@ -1,0 +1,103 @@
+"""SQLite connections as Pluginary uses them, and moving a damaged database aside."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode: readers never wait for the writer, and a kill loses nothing.
+
+    ``synchronous=NORMAL`` keeps every committed transaction across a process crash; only a power
+    cut can drop the last few, and both stores are built to redo those.
+    """
+    if readonly:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+    db.isolation_level = None  # Explicit transactions only: `with db:` is ours to open.
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 5000")
+    return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def create_schema(db: sqlite3.Connection, schema: str, version: int) -> None:
+    """Create a schema and record its version, all or nothing."""
+    db.executescript(f"BEGIN IMMEDIATE; {schema}; PRAGMA user_version = {int(version)}; COMMIT;")
+
+
+def open_database(
+    path: Path,
+    schema: str,
+    version: int,
+    *,
+    what: str,
+    migrations: dict[int, str] | None = None,
+    check: bool = False,
+) -> tuple[sqlite3.Connection, str | None]:
+    """Open a database, creating or migrating its schema; move it aside if it is unusable.
+
+    ``migrations[n]`` is the SQL that takes version ``n`` to ``n + 1``; each runs in its own
+    transaction together with its version bump. A file that is not a database, is damaged, or has
+    a version we cannot migrate is moved aside (kept, never deleted) and a new one is created;
+    the returned message then says what happened, for the log and the host.
+    """
+    problem: str | None = None
+    db: sqlite3.Connection | None = None
+    try:
+        db = connect(path)
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if found == 0:
+            create_schema(db, schema, version)
+        elif found < version and migrations and all(n in migrations for n in range(found, version)):
+            for step in range(found, version):
+                bump = f"PRAGMA user_version = {step + 1}"
+                db.executescript(f"BEGIN IMMEDIATE; {migrations[step]}; {bump}; COMMIT;")
+        elif found != version:
+            problem = f"the {what} has schema version {found}; this Pluginary uses {version}"
+        if problem is None and check:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                problem = f"the {what} is damaged ({verdict})"
+    except sqlite3.DatabaseError as error:
+        problem = f"the {what} is damaged ({error})"
+    if problem is None and db is not None:
+        return db, None
+    if db is not None:
+        db.close()
+    moved = quarantine(path)
+    db = connect(path)
+    create_schema(db, schema, version)
+    return db, f"{problem}; it was moved to {moved.name} and a new one started"
+
+
+def quarantine(path: Path) -> Path:
+    """Move a database (and its WAL files) aside, keeping it for inspection; return where."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.broken-{stamp}-{os.getpid()}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            os.replace(source, f"{target}{suffix}")
+    return target

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from pluginary.scanner.journal import Journal, PlannedTask
+
+
+def _plan(n: int) -> list[PlannedTask]:
+    return [
+        PlannedTask(
+            bundle=f"/p/B{i}.vst3", real_path=f"/p/B{i}.vst3", format="vst3", fingerprint=f"f{i}"
+        )
+        for i in range(n)
+    ]
+
+
+def _begin(journal: Journal, n: int = 3) -> None:
+    journal.begin(
+        "s1",
+        {"rescan": False},
+        ["/p"],
+        _plan(n),
+        removed=["/gone.vst3"],
+        discovered=n + 1,
+        unchanged=1,
+        ignored=0,
+    )
+
+
+def test_plan_is_written_pending_and_survives_reopen(tmp_path: Path) -> None:
+    journal, problem = Journal.open(tmp_path / "j.sqlite")
+    assert problem is None
+    _begin(journal)
+    journal.close()
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    plan = journal.current()
+    assert plan is not None and plan.id == "s1" and plan.removed == ["/gone.vst3"]
+    assert [t.state for t in journal.tasks("s1")] == ["pending"] * 3
+    assert journal.progress("s1").settled == 0
+
+
+def test_running_tasks_are_requeued_then_blamed_after_two_deaths(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    _begin(journal)
+    first, second, third = journal.pending("s1")
+    journal.start(first.id)
+    journal.settle(first, "ok", [("B0", "ok", {"name": "B0"})])
+    journal.start(second.id)
+    assert journal.recover("s1") == []  # First death: second goes back to pending.
+    assert {t.id for t in journal.pending("s1")} == {second.id, third.id}
+    journal.start(second.id)
+    blamed = journal.recover("s1")  # Second death while loading the same bundle.
+    assert [t.id for t in blamed] == [second.id]
+    states = {t.id: t.state for t in journal.tasks("s1")}
+    assert states == {first.id: "ok", second.id: "crashed", third.id: "pending"}
+    results = list(journal.results("s1"))
+    assert [(r.class_name, r.status) for r in results] == [("B0", "ok"), (None, "crashed")]
+    assert "took the scanner down 2 times" in results[1].record["error"]
+
+
+def test_settle_adds_follow_up_tasks_atomically(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    _begin(journal, 1)
+    (task,) = journal.pending("s1")
+    journal.start(task.id)
+    follow = PlannedTask(
+        bundle=task.bundle, real_path=task.real_path, format="vst3", fingerprint="f0", classes=["C"]
+    )
+    journal.settle(task, "crashed", [("A", "ok", {}), ("B", "crashed", {})], [follow])
+    (pending,) = journal.pending("s1")
+    assert pending.classes == ["C"]
+    assert journal.progress("s1").total == 2
+
+
+def test_a_journal_from_another_schema_version_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA user_version = 99")
+    old.close()
+    journal, problem = Journal.open(path)
+    assert problem is not None and "schema version 99" in problem
+    assert journal.current() is None
+    assert len(list(tmp_path.glob("j.sqlite.broken-*"))) == 1
+
+
+def test_a_garbage_journal_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    journal, problem = Journal.open(path)
+    assert problem is not None and "damaged" in problem
+    _begin(journal)
+    assert journal.current() is not None
