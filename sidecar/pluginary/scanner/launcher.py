@@ -195,8 +195,10 @@ class ForkServerLauncher:
                 if process.returncode is None:
                     process.kill()
                     await process.wait()
-            self._task_group = None
-            await self._exit_stack.aclose()
+        # The reader task ends with the server's stdout; its task group closes last, outside the
+        # shield (a task group must be exited under the cancel scope it was entered under).
+        self._task_group = None
+        await self._exit_stack.aclose()
 
 
 def _read_events(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,237 @@
+"""Opening the catalogue and committing a scan into it, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pluginary.faults import fault_point
+from pluginary.ids import plugin_id
+from pluginary.models import CatalogChange
+from pluginary.storage import open_database, transaction
+
+SCHEMA_VERSION = 1
+# Severity order: a bundle's outcome is the worst of its plugins' statuses.
+SEVERITY = {"ok": 0, "failed": 1, "timeout": 2, "crashed": 3}
+
+
+def _schema() -> str:
+    return resources.files("pluginary.catalog").joinpath("schema.sql").read_text()
+
+
+def open_catalog(path: Path) -> tuple[sqlite3.Connection, str | None]:
+    """Open the catalogue for writing; a damaged one is moved aside and rebuilt (see message)."""
+    return open_database(path, _schema(), SCHEMA_VERSION, what="catalogue")
+
+
+@dataclass(frozen=True)
+class BundleState:
+    path: str
+    fingerprint: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class CommitBundle:
+    """One probed bundle and the journaled records of its plugins."""
+
+    path: str
+    real_path: str
+    format: str
+    fingerprint: str
+    records: list[tuple[str | None, str, dict[str, Any]]]  # (class name, status, record)
+
+
+def bundle_states(db: sqlite3.Connection) -> dict[str, BundleState]:
+    """What the catalogue remembers of every bundle, keyed by real path."""
+    rows = db.execute("SELECT real_path, path, fingerprint, outcome FROM bundles")
+    return {row[0]: BundleState(row[1], row[2], row[3]) for row in rows}
+
+
+def committed_scan_id(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = 'committed_scan'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def read_meta(db: sqlite3.Connection, key: str) -> Any:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def commit_scan(
+    db: sqlite3.Connection,
+    scan_id: str,
+    bundles: Iterable[CommitBundle],
+    removed: Sequence[str],
+    summary: dict[str, Any],
+) -> CatalogChange:
+    """Apply a settled scan in ONE transaction: upserts, removals, full-text index, summary.
+
+    Idempotent per scan id: committing the same scan twice changes nothing the second time, so a
+    crash between this commit and the journal's retirement is harmless.
+    """
+    fault_point("commit:before")
+    added: list[str] = []
+    updated: list[str] = []
+    gone: list[str] = []
+    with transaction(db):
+        if committed_scan_id(db) == scan_id:
+            return CatalogChange()
+        now = time.time()
+        for index, bundle in enumerate(bundles):
+            old = _delete_bundle_plugins(db, bundle.real_path)
+            new = _insert_bundle(db, scan_id, bundle, now)
+            added += [i for i in new if i not in old]
+            updated += [i for i in new if i in old]
+            gone += [i for i in old if i not in new]
+            if index == 0:
+                fault_point("commit:mid")
+        for real_path in removed:
+            gone += _delete_bundle_plugins(db, real_path)
+            db.execute("DELETE FROM bundles WHERE real_path = ?", (real_path,))
+        _write_meta(db, "committed_scan", scan_id)
+        _write_meta(db, "last_scan", summary)
+        fault_point("commit:mid")
+    fault_point("commit:after")
+    return CatalogChange(added=added, updated=updated, removed=gone)
+
+
+def _write_meta(db: sqlite3.Connection, key: str, value: Any) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value if isinstance(value, str) else json.dumps(value)),
+    )
+
+
+def _delete_bundle_plugins(db: sqlite3.Connection, real_path: str) -> list[str]:
+    rows = db.execute("SELECT rowid, id FROM plugins WHERE bundle = ?", (real_path,)).fetchall()
+    db.executemany("DELETE FROM plugins_fts WHERE rowid = ?", [(row[0],) for row in rows])
+    db.execute("DELETE FROM plugins WHERE bundle = ?", (real_path,))
+    return [row[1] for row in rows]
+
+
+def _insert_bundle(
+    db: sqlite3.Connection, scan_id: str, bundle: CommitBundle, now: float
+) -> list[str]:
+    outcome = max(
+        (status for _, status, _ in bundle.records), key=SEVERITY.__getitem__, default="ok"
+    )
+    db.execute(
+        "INSERT INTO bundles (real_path, path, format, fingerprint, outcome, scan_id, scanned_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (real_path) DO UPDATE SET path = excluded.path,"
+        " format = excluded.format, fingerprint = excluded.fingerprint,"
+        " outcome = excluded.outcome, scan_id = excluded.scan_id,"
+        " scanned_at = excluded.scanned_at",
+        (bundle.real_path, bundle.path, bundle.format, bundle.fingerprint, outcome, scan_id, now),
+    )
+    ids: list[str] = []
+    for class_name, status, record in _dedupe(bundle.records):
+        ident = plugin_id(bundle.format, bundle.real_path, class_name)
+        parameters = record.get("parameters") or []
+        cursor = db.execute(
+            "INSERT INTO plugins (id, bundle, path, class_name, format, name, vendor, version,"
+            " category, kind, identifier, status, error, diagnosis, signal, exit_code,"
+            " output_tail, duration_ms, parameter_count, extra, scan_id, scanned_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ident,
+                bundle.real_path,
+                bundle.path,
+                class_name,
+                bundle.format,
+                record.get("name") or class_name or Path(bundle.path).stem,
+                record.get("vendor"),
+                record.get("version"),
+                record.get("category"),
+                record.get("kind"),
+                record.get("identifier"),
+                status,
+                record.get("error"),
+                record.get("diagnosis"),
+                record.get("signal"),
+                record.get("exit_code"),
+                record.get("output_tail") or "",
+                record.get("duration_ms"),
+                len(parameters),
+                json.dumps(record.get("extra") or {}),
+                scan_id,
+                now,
+            ),
+        )
+        rowid = cursor.lastrowid
+        db.executemany(
+            "INSERT INTO parameters (plugin_rowid, idx, name, key, units, type, min, max, step,"
+            " approximate_step, default_raw, default_text, plugin_default_raw, boolean, discrete,"
+            " num_steps, automatable, enum_values, enum_truncated)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    rowid,
+                    p["index"],
+                    p["name"],
+                    p["key"],
+                    p.get("units"),
+                    p["type"],
+                    p.get("min"),
+                    p.get("max"),
+                    p.get("step"),
+                    p.get("approximate_step"),
+                    p.get("default_raw"),
+                    p.get("default_text"),
+                    p.get("plugin_default_raw"),
+                    bool(p.get("boolean")),
+                    bool(p.get("discrete")),
+                    int(p.get("num_steps") or 0),
+                    bool(p.get("automatable")),
+                    None if p.get("values") is None else json.dumps(p["values"]),
+                    bool(p.get("values_truncated")),
+                )
+                for p in parameters
+            ],
+        )
+        db.execute(
+            "INSERT INTO plugins_fts (rowid, name, vendor, category, parameters)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                rowid,
+                record.get("name") or class_name or Path(bundle.path).stem,
+                record.get("vendor") or "",
+                (record.get("category") or "").replace("|", " "),
+                " ".join(p["name"] for p in parameters),
+            ),
+        )
+        ids.append(ident)
+    return ids
+
+
+def _dedupe(
+    records: list[tuple[str | None, str, dict[str, Any]]],
+) -> list[tuple[str | None, str, dict[str, Any]]]:
+    """One record per class: the last word on a class (a retry's outcome) wins."""
+    by_class: dict[str | None, tuple[str | None, str, dict[str, Any]]] = {}
+    for record in records:
+        by_class[record[0]] = record
+    return list(by_class.values())
+
+
+def group_by_bundle(
+    rows: Iterable[tuple[str, str, str, str, str | None, str, dict[str, Any]]],
+) -> list[CommitBundle]:
+    """(path, real path, format, fingerprint, class, status, record) rows -> bundles."""
+    grouped: dict[str, CommitBundle] = {}
+    records: dict[str, list[tuple[str | None, str, dict[str, Any]]]] = defaultdict(list)
+    for path, real_path, fmt, fingerprint, class_name, status, record in rows:
+        grouped.setdefault(real_path, CommitBundle(path, real_path, fmt, fingerprint, []))
+        records[real_path].append((class_name, status, record))
+    return [
+        CommitBundle(b.path, b.real_path, b.format, b.fingerprint, records[b.real_path])
+        for b in grouped.values()
+    ]

@@ -1,0 +1,155 @@
+"""The domain's value types: what a scan reports and what the catalogue answers.
+
+Plain dataclasses with snake_case fields; the sidecar's wire layer (one module) turns them into
+the camelCase JSON of ``protocol/``, and a test checks the two agree field by field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "failed", "timeout", "crashed")
+KINDS = ("effect", "instrument")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What a scan should do. Every field has a default."""
+
+    folders: tuple[str, ...] = ()
+    only_folders: bool = False
+    rescan: bool = False
+    retry_failed: bool = False
+    workers: int | None = None  # None: one per core
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    scan_id: str
+    discovered: int
+    probed: int
+    ok: int
+    failed: int
+    timed_out: int
+    crashed: int
+    unchanged: int
+    removed: int
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class CatalogChange:
+    """Plugin ids a commit added, updated and removed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    summary: ScanSummary
+    change: CatalogChange
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """Where a running scan is: ``done`` of ``total`` probes settled; what just happened."""
+
+    done: int
+    total: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    index: int
+    name: str
+    key: str
+    units: str | None
+    type: str
+    min: float | None
+    max: float | None
+    step: float | None
+    approximate_step: float | None
+    default_raw: float | None
+    default_text: str | None
+    plugin_default_raw: float | None
+    boolean: bool
+    discrete: bool
+    num_steps: int
+    automatable: bool
+    values: list[Any] | None
+    values_truncated: bool
+
+
+@dataclass(frozen=True)
+class PluginSummary:
+    id: str
+    name: str
+    vendor: str | None
+    version: str | None
+    category: str | None
+    kind: str | None
+    format: str
+    status: str
+    path: str
+    class_name: str | None
+    parameter_count: int
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """A plugin with its parameters and the outcome of its last probe."""
+
+    id: str
+    name: str
+    vendor: str | None
+    version: str | None
+    category: str | None
+    kind: str | None
+    format: str
+    status: str
+    path: str
+    class_name: str | None
+    parameter_count: int
+    identifier: str | None
+    error: str | None
+    diagnosis: str | None
+    signal: str | None
+    exit_code: int | None
+    output_tail: str
+    duration_ms: float | None
+    scan_id: str
+    scanned_at: float
+    parameters: list[Parameter]
+
+
+@dataclass(frozen=True)
+class PluginQuery:
+    text: str | None = None
+    vendor: str | None = None
+    format: str | None = None
+    category: str | None = None
+    kind: str | None = None
+    parameter: str | None = None
+    status: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    plugins: list[PluginSummary]
+    total: int
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CatalogCounts:
+    plugins: int
+    bundles: int
+    by_status: dict[str, int]
+    by_kind: dict[str, int]

@@ -1,0 +1,495 @@
+"""A scan from end to end: discover -> plan in the journal -> probe -> commit -> retire.
+
+The :class:`Scanner` is the one writer of the journal and of the catalogue. Its SQLite work runs in
+a worker thread (never on the event loop) behind a one-slot limiter, so the journal keeps its
+single writer even with many probes in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import anyio
+
+from pluginary.catalog.store import (
+    CommitBundle,
+    bundle_states,
+    commit_scan,
+    committed_scan_id,
+    open_catalog,
+)
+from pluginary.errors import NothingToResume, StorageError
+from pluginary.faults import fault_point
+from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
+from pluginary.paths import CachePaths
+from pluginary.scanner.discovery import discover_vst3, standard_vst3_folders
+from pluginary.scanner.ignorelist import load_ignore_list
+from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
+from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeRun
+from pluginary.scanner.lock import scan_lock
+from pluginary.scanner.moduleinfo import ModuleInfoError, read_module_info
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+ProgressCallback = Callable[[ScanProgress], None]
+LauncherFactory = Callable[[Path], AbstractAsyncContextManager[ProbeLauncher]]
+Record = tuple[str | None, str, dict[str, Any]]
+
+
+def _default_launcher(scratch: Path) -> AbstractAsyncContextManager[ProbeLauncher]:
+    return ForkServerLauncher(scratch)
+
+
+def _log_to_stderr(message: str) -> None:
+    print(f"pluginary: {message}", file=sys.stderr, flush=True)
+
+
+class Scanner:
+    """Scans for one cache folder. Safe to share; scans exclude each other through the lock."""
+
+    def __init__(
+        self,
+        paths: CachePaths,
+        *,
+        launcher: LauncherFactory = _default_launcher,
+        log: Callable[[str], None] = _log_to_stderr,
+        standard_folders: Callable[[], list[Path]] = standard_vst3_folders,
+    ) -> None:
+        self.paths = paths
+        self.launcher = launcher
+        self.log = log
+        self.standard_folders = standard_folders
+        self._writer = anyio.CapacityLimiter(1)
+        self.running: ScanProgress | None = None
+        self.running_scan_id: str | None = None
+
+    async def _in_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await anyio.to_thread.run_sync(
+            lambda: function(*args, **kwargs), limiter=self._writer
+        )
+
+    # -- public API -------------------------------------------------------------------------
+
+    async def scan(
+        self, options: ScanOptions | None = None, progress: ProgressCallback | None = None
+    ) -> ScanResult:
+        """Scan, probing what is new or changed, then commit the result atomically."""
+        options = options or ScanOptions()
+        scan_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        started = time.perf_counter()
+        with self._locked(scan_id):
+            journal = await self._open_journal()
+            try:
+                await self._commit_settled(journal)
+                previous = await self._in_thread(journal.current)
+                if previous is not None:
+                    self.log(f"an interrupted scan ({previous.id}) is replaced by scan {scan_id}")
+                await self._in_thread(self._plan, journal, scan_id, options)
+                return await self._run(journal, scan_id, started, progress)
+            finally:
+                await self._in_thread(journal.close)
+
+    async def resume(self, progress: ProgressCallback | None = None) -> ScanResult:
+        """Finish the interrupted scan in the journal: probe what is pending, then commit."""
+        started = time.perf_counter()
+        with self._locked("resume"):
+            journal = await self._open_journal()
+            try:
+                plan = await self._in_thread(journal.current)
+                if plan is None:
+                    raise NothingToResume("there is no interrupted scan to resume")
+                blamed = await self._in_thread(journal.recover, plan.id)
+                for task in blamed:
+                    self.log(f"{task.bundle} took the scanner down twice; recorded as crashed")
+                return await self._run(journal, plan.id, started, progress)
+            finally:
+                await self._in_thread(journal.close)
+
+    async def complete_settled(self) -> ScanResult | None:
+        """Commit a scan that finished probing but died before its commit, if there is one."""
+        with self._locked("commit"):
+            journal = await self._open_journal()
+            try:
+                return await self._commit_settled(journal)
+            finally:
+                await self._in_thread(journal.close)
+
+    def interrupted(self) -> ScanPlan | None:
+        """The scan the journal holds, if any (without taking the lock; for status)."""
+        if not self.paths.journal.exists():
+            return None
+        journal, _ = Journal.open(self.paths.journal)
+        try:
+            return journal.current()
+        finally:
+            journal.close()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _locked(self, scan_id: str) -> Any:
+        try:
+            self.paths.ensure()
+        except OSError as error:
+            raise StorageError(
+                f"cannot use the cache folder {self.paths.root}: {error.strerror}",
+                path=str(self.paths.root),
+            ) from error
+        return scan_lock(self.paths.scan_lock, scan_id)
+
+    async def _open_journal(self) -> Journal:
+        journal, problem = await self._in_thread(Journal.open, self.paths.journal)
+        if problem:
+            self.log(problem)
+        return journal
+
+    def _plan(self, journal: Journal, scan_id: str, options: ScanOptions) -> None:
+        """Discover bundles, decide which to probe, and write the whole plan to the journal."""
+        roots = [Path(folder).expanduser().absolute() for folder in options.folders]
+        if not options.only_folders:
+            roots = self.standard_folders() + roots
+        ignore = load_ignore_list(self.paths.ignore_list)
+        found = discover_vst3(roots)
+        db, problem = open_catalog(self.paths.catalog)
+        if problem:
+            self.log(problem)
+        try:
+            known = bundle_states(db)
+        finally:
+            db.close()
+        tasks: list[PlannedTask] = []
+        unchanged = ignored = 0
+        kept: set[str] = set()
+        for bundle in found:
+            if ignore.ignores_bundle(bundle.path) or ignore.ignores_bundle(bundle.real_path):
+                ignored += 1
+                continue
+            kept.add(bundle.real_path)
+            state = known.get(bundle.real_path)
+            if (
+                not options.rescan
+                and state is not None
+                and state.fingerprint == bundle.fingerprint
+                and (state.outcome == "ok" or not options.retry_failed)
+            ):
+                unchanged += 1
+                continue
+            tasks.append(
+                PlannedTask(
+                    bundle=bundle.path,
+                    real_path=bundle.real_path,
+                    format=bundle.format,
+                    fingerprint=bundle.fingerprint,
+                    module_info=self._module_info(bundle.path),
+                    skip=tuple(sorted(ignore.ignored_classes(bundle.path))),
+                )
+            )
+        root_prefixes = tuple(os.path.join(str(root), "") for root in roots)
+        removed = [
+            real_path
+            for real_path, state in known.items()
+            if real_path not in kept
+            and (state.path.startswith(root_prefixes) or not os.path.exists(state.path))
+        ]
+        options_json = dataclasses.asdict(options)
+        journal.begin(
+            scan_id,
+            options_json,
+            [str(root) for root in roots],
+            tasks,
+            removed=removed,
+            discovered=len(found),
+            unchanged=unchanged,
+            ignored=ignored,
+        )
+
+    def _module_info(self, bundle: str) -> dict[str, Any] | None:
+        try:
+            info = read_module_info(Path(bundle))
+        except ModuleInfoError as error:
+            self.log(str(error))
+            return None
+        return None if info is None else dataclasses.asdict(info)
+
+    async def _run(
+        self,
+        journal: Journal,
+        scan_id: str,
+        started: float,
+        progress: ProgressCallback | None,
+    ) -> ScanResult:
+        plan = await self._in_thread(journal.current)
+        assert plan is not None
+        self.running_scan_id = scan_id
+        try:
+            if plan.state == "probing":
+                await self._probe_all(journal, plan, progress)
+                await self._in_thread(journal.mark_settled, scan_id)
+            return await self._commit(journal, scan_id, started)
+        finally:
+            self.running = None
+            self.running_scan_id = None
+
+    async def _probe_all(
+        self, journal: Journal, plan: ScanPlan, progress: ProgressCallback | None
+    ) -> None:
+        options = ScanOptions(**{**plan.options, "folders": tuple(plan.options["folders"])})
+
+        def report(message: str) -> None:
+            counts = journal.progress(plan.id)
+            self.running = ScanProgress(counts.settled, counts.total, message)
+            if progress is not None:
+                progress(self.running)
+
+        async with self.launcher(self.paths.probes) as launcher:
+            await self._in_thread(report, "starting")
+            recorded = 0
+            # Follow-up tasks (classes a crash left undone) appear as pending: go round again.
+            while pending := await self._in_thread(journal.pending, plan.id):
+                started = time.perf_counter()
+                try:
+                    recorded = await self._probe_batch(
+                        journal, launcher, pending, options, report, recorded
+                    )
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        elapsed = (time.perf_counter() - started) * 1000
+                        await self._in_thread(journal.add_probe_time, plan.id, elapsed)
+
+    async def _probe_batch(
+        self,
+        journal: Journal,
+        launcher: ProbeLauncher,
+        tasks: list[Task],
+        options: ScanOptions,
+        report: Callable[[str], None],
+        recorded: int,
+    ) -> int:
+        """Probe ``tasks`` with ``options.workers`` probes at a time; return results recorded."""
+        send, receive = anyio.create_memory_object_stream[Task](len(tasks))
+        for task in tasks:
+            send.send_nowait(task)
+        send.close()
+        in_flight: set[int] = set()
+
+        async def worker() -> None:
+            nonlocal recorded
+            async for task in receive:
+                await self._in_thread(journal.start, task.id)
+                in_flight.add(task.id)
+                run = await launcher.probe(
+                    task.id, task.bundle, task.classes, task.skip, options.timeout_seconds
+                )
+                state, records, follow_ups = interpret(task, run, options.timeout_seconds)
+                await self._in_thread(journal.settle, task, state, records, follow_ups)
+                in_flight.discard(task.id)
+                recorded += 1
+                fault_point("probe:after-result", recorded)
+                await self._in_thread(report, _describe(task, records))
+
+        workers = options.workers or os.cpu_count() or 1
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(min(workers, len(tasks))):
+                    group.start_soon(worker)
+        finally:
+            # Stopped on purpose (cancelled): what was in flight goes back to pending.
+            if in_flight:
+                with anyio.CancelScope(shield=True):
+                    await self._in_thread(journal.requeue, sorted(in_flight))
+        return recorded
+
+    async def _commit_settled(self, journal: Journal) -> ScanResult | None:
+        plan = await self._in_thread(journal.current)
+        if plan is None or plan.state != "settled":
+            return None
+        self.log(f"completing the commit of scan {plan.id}, which finished probing earlier")
+        return await self._commit(journal, plan.id, time.perf_counter())
+
+    async def _commit(self, journal: Journal, scan_id: str, started: float) -> ScanResult:
+        return await self._in_thread(self._commit_sync, journal, scan_id, started)
+
+    def _commit_sync(self, journal: Journal, scan_id: str, started: float) -> ScanResult:
+        plan = journal.current()
+        assert plan is not None
+        tasks = journal.tasks(scan_id)
+        results = list(journal.results(scan_id))
+        bundles: dict[str, CommitBundle] = {}
+        for task in tasks:
+            bundles.setdefault(
+                task.real_path,
+                CommitBundle(task.bundle, task.real_path, task.format, task.fingerprint, []),
+            )
+        for result in results:
+            bundles[result.real_path].records.append(
+                (result.class_name, result.status, result.record)
+            )
+        statuses = [status for _, status, _ in _last_word(results)]
+        summary = ScanSummary(
+            scan_id=scan_id,
+            discovered=plan.discovered,
+            probed=len(bundles),
+            ok=statuses.count("ok"),
+            failed=statuses.count("failed"),
+            timed_out=statuses.count("timeout"),
+            crashed=statuses.count("crashed"),
+            unchanged=plan.unchanged,
+            removed=len(plan.removed),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        db, problem = open_catalog(self.paths.catalog)
+        if problem:
+            self.log(problem)
+        try:
+            if committed_scan_id(db) == scan_id:
+                change = CatalogChange()  # Committed before a crash; only the retirement is left.
+            else:
+                change = commit_scan(
+                    db, scan_id, bundles.values(), plan.removed, dataclasses.asdict(summary)
+                )
+        finally:
+            db.close()
+        journal.retire(scan_id)
+        return ScanResult(summary=summary, change=change)
+
+
+def _last_word(results: list[Any]) -> list[Record]:
+    """One status per plugin: the latest result for each (bundle, class)."""
+    latest: dict[tuple[str, str | None], Record] = {}
+    for result in results:
+        latest[(result.real_path, result.class_name)] = (
+            result.class_name,
+            result.status,
+            result.record,
+        )
+    return list(latest.values())
+
+
+def _describe(task: Task, records: list[Record]) -> str:
+    names = ", ".join(name or Path(task.bundle).stem for name, _, _ in records[:3])
+    statuses = {status for _, status, _ in records}
+    return f"{names or Path(task.bundle).stem}: {'/'.join(sorted(statuses)) or 'no plugins'}"
+
+
+def interpret(
+    task: Task, run: ProbeRun, timeout: float
+) -> tuple[str, list[Record], list[PlannedTask]]:
+    """Turn what a probe process did into the task's state, plugin records and follow-up tasks.
+
+    A crash or timeout blames the class that was loading; classes the probe never reached get a
+    follow-up task, so one bad class cannot hide the others of its bundle.
+    """
+    module_classes = {
+        c["name"]: c for c in ((task.module_info or {}).get("classes") or []) if c.get("name")
+    }
+    common = {"output_tail": run.output_tail}
+    names: list[str] | None = task.classes
+    begun: list[str | None] = []
+    records: list[Record] = []
+    state = "ok"
+    for event in run.events:
+        kind = event.get("event")
+        if kind == "classes":
+            names = list(event["names"])
+        elif kind == "begin":
+            begun.append(event["class"])
+        elif kind == "result":
+            name = event.get("class")
+            if event["status"] == "ok":
+                records.append((name, "ok", _ok_record(event, common)))
+            else:
+                record = _failure_record(task, name, module_classes, common)
+                record.update(error=event.get("error"), diagnosis=event.get("diagnosis"))
+                record["duration_ms"] = event.get("load_ms")
+                records.append((name, "failed", record))
+                if name is None:
+                    state = "failed"
+    finished = {name for name, _, _ in records}
+    if run.clean_exit:
+        return state, records, []
+    status = "timeout" if run.timed_out else "crashed"
+    if run.timed_out:
+        error = f"did not finish within {timeout:g} s; its process group was killed"
+    elif run.signal:
+        error = f"the probe died with {run.signal}"
+    else:
+        error = f"the probe exited with status {run.exit_code}"
+    # The class being loaded when the probe died; None blames the bundle as a whole.
+    culprit: str | None = next((n for n in begun if n not in finished), None)
+    failure = _failure_record(task, culprit, module_classes, common)
+    failure.update(
+        error=error,
+        signal=run.signal,
+        exit_code=run.exit_code,
+        duration_ms=run.duration_ms,
+    )
+    records.append((culprit, status, failure))
+    follow_ups: list[PlannedTask] = []
+    # Only when a culprit is excluded is a follow-up sure to make progress.
+    if names is not None and culprit is not None:
+        remaining = [n for n in names if n not in finished and n != culprit and n not in begun]
+        if remaining:
+            follow_ups.append(
+                PlannedTask(
+                    bundle=task.bundle,
+                    real_path=task.real_path,
+                    format=task.format,
+                    fingerprint=task.fingerprint,
+                    module_info=task.module_info,
+                    classes=remaining,
+                    skip=tuple(task.skip),
+                )
+            )
+    return status, records, follow_ups
+
+
+def _ok_record(event: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    plugin = event["plugin"]
+    kind = "instrument" if plugin["is_instrument"] else "effect" if plugin["is_effect"] else None
+    return {
+        **common,
+        "name": plugin["name"],
+        "vendor": plugin["vendor"],
+        "version": plugin["version"],
+        "category": plugin["category"],
+        "kind": kind,
+        "identifier": plugin["identifier"],
+        "parameters": plugin["parameters"],
+        "duration_ms": round(event["load_ms"] + event["describe_ms"], 3),
+        "extra": {
+            "descriptive_name": plugin.get("descriptive_name"),
+            "load_ms": event["load_ms"],
+            "describe_ms": event["describe_ms"],
+        },
+    }
+
+
+def _failure_record(
+    task: Task,
+    name: str | None,
+    module_classes: dict[str, dict[str, Any]],
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    """A record for a plugin that never loaded: whatever moduleinfo.json knew, plus the error."""
+    info = task.module_info or {}
+    known = module_classes.get(name or "") or {}
+    return {
+        **common,
+        "name": name or info.get("name") or Path(task.bundle).stem,
+        "vendor": known.get("vendor") or info.get("vendor"),
+        "version": known.get("version") or info.get("version"),
+        "category": known.get("category"),
+        "kind": known.get("kind"),
+        "error": None,
+        "diagnosis": None,
+        "signal": None,
+        "exit_code": None,
+    }

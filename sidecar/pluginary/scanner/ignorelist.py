@@ -1,0 +1,232 @@
+"""The user's ignore list: bundles, or single plugins of a bundle, that must never be loaded.
+
+A plain UTF-8 text file, meant to be edited by hand:
+
+- one entry per line; blank lines are ignored;
+- ``#`` starts a comment when it begins a line or follows whitespace (so ``a#b`` is a name);
+- an entry is a bundle path or a glob over paths: ``*`` (any characters within one folder
+  name), ``?`` (one character), ``[...]`` (one character of a set, ``[!...]`` for not),
+  ``**`` (any number of folders), and ``~`` at the start for the home folder;
+- a pattern naming a folder ignores every bundle beneath it;
+- a pattern that is not absolute matches at any depth (``Foo.vst3`` is ``**/Foo.vst3``);
+- ``pattern :: Class Name`` ignores only that plugin class of a multi-plugin bundle.
+
+Patterns are matched against a bundle's path as found and against its real path, so either
+spelling of a symlinked bundle works. Matching is case-insensitive only where the OS is
+(Windows).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMPLATE = """\
+# Pluginary ignore list: plugins that must never be loaded.
+#
+# One entry per line. Blank lines are ignored; "#" starts a comment at the start of a line
+# or after a space. An entry is a bundle's path, or a glob matching bundle paths:
+#   *      any characters within one folder name     ?       one character
+#   [...]  one character of a set ([!...] for not)   **      any number of folders
+#   ~      your home folder (at the start)
+# A pattern naming a folder ignores every bundle beneath it. A pattern that is not absolute
+# matches at any depth: "Foo.vst3" ignores every Foo.vst3 wherever it is.
+# To ignore one plugin of a bundle that holds several, write " :: " and the plugin's name.
+#
+# Examples:
+#   ~/.vst3/Crashy.vst3
+#   /usr/lib/vst3/lsp-plugins.vst3 :: A/B Tester x2 Mono
+#   **/*Demo*.vst3
+#   /opt/SomeVendor
+"""
+
+# "#" opens a comment at the start of a line or after whitespace; elsewhere it is a name's.
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+# "::" separates pattern and class only as a word of its own, so "a::b" stays one name.
+_SEPARATOR = re.compile(r"(?:^|\s)::(?:\s|$)")
+_DRIVE = re.compile(r"[A-Za-z]:/")
+
+
+class IgnoreListError(ValueError):
+    """An ignore-list line that cannot be understood."""
+
+
+@dataclass(frozen=True)
+class IgnoreEntry:
+    """One line of the list: a path pattern and, optionally, one class of that bundle."""
+
+    pattern: str
+    class_name: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class IgnoreList:
+    """The parsed list; answers whether a bundle, or which of its classes, is ignored."""
+
+    entries: tuple[IgnoreEntry, ...]
+
+    def ignores_bundle(self, path: str) -> bool:
+        """Whether the whole bundle at ``path`` is ignored."""
+        patterns = [entry.pattern for entry in self.entries if entry.class_name is None]
+        if not patterns:
+            return False
+        return any(
+            _matches(pattern, candidate) for candidate in _candidates(path) for pattern in patterns
+        )
+
+    def ignored_classes(self, path: str) -> frozenset[str]:
+        """The names of the classes of the bundle at ``path`` that are ignored one by one."""
+        entries = [entry for entry in self.entries if entry.class_name is not None]
+        if not entries:
+            return frozenset()
+        candidates = list(_candidates(path))
+        return frozenset(
+            entry.class_name
+            for entry in entries
+            if entry.class_name is not None
+            and any(_matches(entry.pattern, candidate) for candidate in candidates)
+        )
+
+
+def parse_ignore_list(text: str, source: str = "<ignore list>") -> IgnoreList:
+    """Parse ignore-list text; IgnoreListError names ``source`` and the line of a bad entry."""
+    entries = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _COMMENT.sub("", raw).strip()
+        if not line:
+            continue
+        split = _SEPARATOR.search(line)
+        if split is None:
+            entries.append(IgnoreEntry(line, None, number))
+            continue
+        pattern, class_name = line[: split.start()].strip(), line[split.end() :].strip()
+        if not pattern:
+            raise IgnoreListError(f"{source}:{number}: no bundle pattern before '::'")
+        if not class_name:
+            raise IgnoreListError(f"{source}:{number}: no plugin class name after '::'")
+        entries.append(IgnoreEntry(pattern, class_name, number))
+    return IgnoreList(tuple(entries))
+
+
+def load_ignore_list(path: Path) -> IgnoreList:
+    """The ignore list in ``path``; an empty list when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return IgnoreList(())
+    except UnicodeDecodeError as error:
+        raise IgnoreListError(f"{path}: not UTF-8 text: {error}") from error
+    return parse_ignore_list(text, str(path))
+
+
+def ensure_ignore_list(path: Path) -> Path:
+    """Create ``path`` with the explanatory header if it does not exist yet; return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Exclusive creation: never overwrite a list the user wrote meanwhile.
+        with path.open("x", encoding="utf-8") as file:
+            file.write(TEMPLATE)
+    except FileExistsError:
+        pass
+    return path
+
+
+def add_ignore_entry(path: Path, pattern: str, class_name: str | None = None) -> None:
+    """Append an entry to the list at ``path`` (created if needed), rejecting unwritable ones."""
+    pattern = pattern.strip()
+    class_name = class_name.strip() if class_name is not None else None
+    line = pattern if class_name is None else f"{pattern} :: {class_name}"
+    # Whatever would not read back as exactly this entry (a newline, a leading "#", " #" or
+    # " :: " inside a name, an empty part) cannot be written faithfully, so it is refused.
+    try:
+        parsed = parse_ignore_list(line, "<new entry>").entries
+    except IgnoreListError as error:
+        raise IgnoreListError(f"cannot add {line!r}: {error}") from error
+    if [(entry.pattern, entry.class_name) for entry in parsed] != [(pattern, class_name)]:
+        raise IgnoreListError(f"cannot add {line!r}: it would not read back as one entry")
+    ensure_ignore_list(path)
+    with path.open("ab+") as file:
+        file.seek(0, os.SEEK_END)
+        prefix = b""
+        if file.tell() > 0:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) != b"\n":
+                prefix = b"\n"
+        file.write(prefix + line.encode("utf-8") + b"\n")
+
+
+def _matches(pattern: str, candidate: str) -> bool:
+    return _regex(_normalize(os.path.expanduser(pattern))).fullmatch(candidate) is not None
+
+
+def _candidates(path: str) -> Iterator[str]:
+    """The bundle's path and each folder above it, as found and then symlink-resolved."""
+    seen = set()
+    for spelling in (path, os.path.realpath(path)):
+        current = _normalize(os.path.abspath(spelling))
+        while current and current not in seen:
+            seen.add(current)
+            yield current
+            cut = current.rfind("/")
+            if cut <= 0 or _DRIVE.fullmatch(current[: cut + 1]):
+                break  # The root itself is never a candidate: "/" would ignore everything.
+            current = current[:cut]
+
+
+def _normalize(path: str) -> str:
+    path = os.path.normcase(path).replace(os.sep, "/")
+    return path.rstrip("/") or path
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    if not (pattern.startswith("/") or _DRIVE.match(pattern)):
+        pattern = "**/" + pattern
+    parts = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            parts.append("(?:.*/)?")  # Zero or more whole folders.
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            parts.append("[^/]*")
+        elif char == "?":
+            parts.append("[^/]")
+        elif char == "[" and (end := _class_end(pattern, i)) > 0:
+            parts.append(_class(pattern[i + 1 : end]))
+            i = end + 1
+            continue
+        else:
+            parts.append(re.escape(char))
+        i += 1
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Index of the "]" closing the set opened at ``start``, or -1 when it is a plain "["."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "!":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1  # A "]" first in the set is a member, as in fnmatch.
+    return pattern.find("]", i)
+
+
+def _class(members: str) -> str:
+    negated = members.startswith("!")
+    if negated:
+        members = members[1:]
+    body = "".join(char if char == "-" else re.escape(char) for char in members)
+    # A negated set must not match "/" either, or "[!x]" would cross folders.
+    return f"[^/{body}]" if negated else f"[{body}]"

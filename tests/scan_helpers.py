@@ -1,0 +1,89 @@
+"""Helpers shared by the scanner's worker tests: run scans, dump catalogues, copy bundles."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from pluginary.models import ScanOptions, ScanResult
+from pluginary.paths import CachePaths, cache_paths
+from pluginary.scanner.engine import Scanner
+
+SCAN_SCRIPT = """
+import sys, anyio
+from pluginary.models import ScanOptions
+from pluginary.paths import cache_paths
+from pluginary.scanner.engine import Scanner
+scanner = Scanner(cache_paths(sys.argv[1]), standard_folders=list)
+if sys.argv[2] == "resume":
+    anyio.run(scanner.resume)
+else:
+    folders = tuple(sys.argv[3:])
+    anyio.run(scanner.scan, ScanOptions(folders=folders, only_folders=True, workers=2))
+"""
+
+
+def scanner_for(cache: Path) -> Scanner:
+    """A scanner on ``cache`` that never looks at the machine's standard plugin folders."""
+    return Scanner(cache_paths(cache), standard_folders=list)
+
+
+def scan(cache: Path, *folders: Path, **options: Any) -> ScanResult:
+    opts = ScanOptions(folders=tuple(map(str, folders)), only_folders=True, **options)
+    return anyio.run(scanner_for(cache).scan, opts)
+
+
+def scan_in_subprocess(
+    cache: Path, command: str, folders: Sequence[Path], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run a scan (or resume) in a separate Python process, e.g. one set to die at a fault."""
+    return subprocess.run(
+        [sys.executable, "-c", SCAN_SCRIPT, str(cache), command, *map(str, folders)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+VOLATILE = {"scan_id", "scanned_at", "duration_ms", "extra", "output_tail", "rowid"}
+
+
+def dump_catalog(paths: CachePaths) -> dict[str, list[tuple[Any, ...]]]:
+    """Every catalogue row that a scan's outcome determines (not timings or scan ids)."""
+    if not paths.catalog.exists():
+        return {}
+    db = sqlite3.connect(paths.catalog)
+    try:
+        dump: dict[str, list[tuple[Any, ...]]] = {}
+        for table, order in (("plugins", "id"), ("bundles", "real_path")):
+            columns = [
+                row[1]
+                for row in db.execute(f"PRAGMA table_info({table})")
+                if row[1] not in VOLATILE
+            ]
+            dump[table] = db.execute(
+                f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+            ).fetchall()
+        dump["parameters"] = db.execute(
+            "SELECT p.id, q.* FROM parameters q JOIN plugins p ON p.rowid = q.plugin_rowid"
+            " ORDER BY p.id, q.idx"
+        ).fetchall()
+        dump["parameters"] = [row[:1] + row[2:] for row in dump["parameters"]]
+        return dump
+    finally:
+        db.close()
+
+
+def copy_bundles(source: Path, names: Sequence[str], dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copytree(source / name, dest / name, symlinks=True)
+    return dest
