@@ -1,9 +1,11 @@
 """Fault injection for tests: die abruptly at a named point of a scan.
 
-Set ``PLUGINARY_FAULT`` to a point name (``commit:before``, ``commit:mid``, ``commit:after``,
-``probe:after-result``) and the process SIGKILLs itself when it reaches that point, the way a
-power cut or the OOM killer would stop it. ``probe:after-result@N`` dies after the N-th result
-is journaled (counting from 1). Never set in production; costs one dict lookup when unset.
+Set ``PLUGINARY_FAULT`` to a point name and the process SIGKILLs itself when it reaches that
+point, the way a power cut or the OOM killer would stop it. Points: ``probe:started`` (a task was
+just marked running), ``probe:after-result`` (a probe's result was journaled), ``commit:before``,
+``commit:mid`` (inside the catalogue transaction), ``commit:after`` (committed, journal not yet
+retired). ``NAME@N`` dies at the N-th time only, counting from 1. Never set in production; costs
+one environment lookup when unset.
 """
 
 from __future__ import annotations

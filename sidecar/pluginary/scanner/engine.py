@@ -285,6 +285,7 @@ class Scanner:
             async for task in receive:
                 await self._in_thread(journal.start, task.id)
                 in_flight.add(task.id)
+                fault_point("probe:started", len(in_flight))
                 run = await launcher.probe(
                     task.id, task.bundle, task.classes, task.skip, options.timeout_seconds
                 )
