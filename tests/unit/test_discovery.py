@@ -4,11 +4,9 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pluginary.scanner import discovery
 from pluginary.scanner.discovery import (
     Bundle,
     discover_vst3,
@@ -110,12 +108,12 @@ def test_unreadable_folder_is_skipped(tree: Path, monkeypatch: pytest.MonkeyPatc
     real_scandir = os.scandir
     blocked = str(tree / "plugins" / "Vendor")
 
-    def scandir(path: Any) -> Iterator[os.DirEntry[str]]:
+    def scandir(path: str) -> Iterator[os.DirEntry[str]]:
         if os.fspath(path) == blocked:
             raise PermissionError(13, "Permission denied", path)
-        return real_scandir(path)  # type: ignore[no-any-return]
+        return real_scandir(path)
 
-    monkeypatch.setattr(discovery.os, "scandir", scandir)
+    monkeypatch.setattr(os, "scandir", scandir)
     names = _names(discover_vst3([tree / "plugins"]))
     assert "Alpha.vst3" in names and "Beta.vst3" not in names and "Outer.vst3" not in names
 

@@ -56,8 +56,8 @@ def parse_auval_listing(text: str) -> list[AudioUnit]:
         vendor, separator, name = label.partition(": ")
         if not separator:
             vendor, name = "", label
-        if not name.strip():
-            continue
+        if not name.strip() or (name.endswith(":") and not vendor):
+            continue  # A vendor without a name ("Apple:"), or nothing at all.
         units.append(
             AudioUnit(
                 type=match["type"],

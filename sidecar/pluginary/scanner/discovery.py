@@ -35,7 +35,7 @@ def standard_vst3_folders(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> list[Path]:
-    """The folders where the VST3 specification says plugins live on ``system``, in order."""
+    """The VST3 specification's plugin folders for ``system`` (plus ``$VST3_PATH`` on Linux)."""
     system = (system or platform.system()).lower()
     environ = os.environ if environ is None else environ
     home = Path.home() if home is None else home
@@ -158,13 +158,19 @@ def _fingerprint_facts(bundle: str) -> list[tuple[str, int, int]]:
             if (entry.name == "MacOS" or entry.name.endswith(("-linux", "-win"))) and entry.is_dir()
         ]
     for folder in binary_folders:
-        with os.scandir(folder.path) as files:
-            for entry in files:
-                if entry.is_file():
-                    info = entry.stat()
-                    facts.append(
-                        (f"Contents/{folder.name}/{entry.name}", info.st_size, info.st_mtime_ns)
-                    )
+        # A file or folder vanishing mid-way (an installer at work) just counts as absent; only
+        # a vanished bundle is an error.
+        try:
+            with os.scandir(folder.path) as scan:
+                files = [entry for entry in scan if entry.is_file()]
+        except FileNotFoundError:
+            continue
+        for entry in files:
+            try:
+                info = entry.stat()
+            except FileNotFoundError:
+                continue
+            facts.append((f"Contents/{folder.name}/{entry.name}", info.st_size, info.st_mtime_ns))
     try:
         info = os.stat(os.path.join(contents, "Resources", "moduleinfo.json"))
     except (FileNotFoundError, NotADirectoryError):

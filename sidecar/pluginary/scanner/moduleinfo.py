@@ -71,18 +71,7 @@ def read_module_info(bundle: Path) -> ModuleInfo | None:
 
 def parse_module_info(text: str) -> ModuleInfo:
     """Parse moduleinfo.json text (comments and trailing commas allowed)."""
-    try:
-        # Strict JSON first: most files are, and cleaning costs far more than parsing.
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            document = json.loads(clean_json5(text))
-        except json.JSONDecodeError as error:
-            raise ModuleInfoError(f"not JSON: {error}") from error
-        except RecursionError as error:
-            raise ModuleInfoError("not JSON: nested too deeply") from error
-    except RecursionError as error:
-        raise ModuleInfoError("not JSON: nested too deeply") from error
+    document = _load_json(text)
     if not isinstance(document, dict):
         raise ModuleInfoError(f"top level is {_json_type(document)}, not an object")
     factory = document.get("Factory Info", {})
@@ -116,6 +105,19 @@ def clean_json5(text: str) -> str:
     """
     text = _COMMENT.sub(lambda m: m.group(1) or _blank(m.group(0)), text)
     return _TRAILING_COMMA.sub(lambda m: m.group(1) or " ", text)
+
+
+def _load_json(text: str) -> Any:
+    try:
+        try:
+            # Strict JSON first: most files are, and cleaning costs far more than parsing.
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return json.loads(clean_json5(text))
+    except json.JSONDecodeError as error:
+        raise ModuleInfoError(f"not JSON: {error}") from error
+    except RecursionError as error:
+        raise ModuleInfoError("not JSON: nested too deeply") from error
 
 
 def _module_class(
