@@ -1,0 +1,72 @@
+"""The oracle: pedalboard itself, loading each plugin in-process, in a fresh Python process.
+
+A fresh process matters: a plugin's shared object keeps static state between loads in one
+process (DPF's "Buffer Size" parameter remembers the last host block size), so an oracle that
+shares the test process would disagree with a probe for reasons that are not the probe's.
+
+Run as a script: ``python oracle.py BUNDLE...`` prints one JSON object keyed by bundle path.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def describe(path: str) -> dict[str, Any]:
+    import pedalboard
+
+    try:
+        names = list(pedalboard.VST3Plugin.get_plugin_names_for_file(path))
+    except ImportError as error:
+        return {"error": str(error)}
+    plugin = pedalboard.load_plugin(path)
+    return {
+        "names": names,
+        "name": plugin.name,
+        "vendor": plugin.manufacturer_name,
+        "version": plugin.version,
+        "category": plugin.category,
+        "identifier": plugin.identifier,
+        "is_instrument": plugin.is_instrument,
+        "is_effect": plugin.is_effect,
+        "parameters": [
+            {
+                "key": key,
+                "name": p.name,
+                "min": p.min_value,
+                "max": p.max_value,
+                "step": p.step_size,
+                "text": p.string_value,
+                "units": p.label or None,
+                "type": p.type.__name__,
+                "values": list(p.valid_values) if p.type is str else None,
+            }
+            for key, p in plugin.parameters.items()
+        ],
+    }
+
+
+def run_oracle(bundles: list[Path]) -> dict[str, dict[str, Any]]:
+    """What pedalboard says of each bundle, computed in a separate process."""
+    done = subprocess.run(
+        [sys.executable, __file__, *map(str, bundles)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return dict(json.loads(done.stdout))
+
+
+if __name__ == "__main__":
+    import os
+
+    # Plugins print to stdout from native code; keep our JSON on a private copy of it.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    json.dump({path: describe(path) for path in sys.argv[1:]}, out)
+    out.flush()
