@@ -12,6 +12,7 @@ from oracle import run_oracle
 from pluginary.catalog.query import get_plugin, query_plugins
 from pluginary.models import PluginQuery
 from pluginary.paths import cache_paths
+from pluginary.scanner.ignorelist import add_ignore_entry
 from scan_helpers import copy_bundles, scan
 
 pytestmark = pytest.mark.worker
@@ -136,3 +137,15 @@ def test_fingerprints_decide_what_is_probed_again(real_plugins: Path, tmp_path: 
     db = sqlite3.connect(cache_paths(cache).catalog)
     names = {row[0] for row in db.execute("SELECT name FROM plugins")}
     assert names == {"ZamComp", "Dragonfly Plate Reverb", "ZamVerb"}
+
+
+def test_ignored_bundles_and_classes_are_never_loaded(real_plugins: Path, tmp_path: Path) -> None:
+    folder = copy_bundles(real_plugins, SMALL_SET, tmp_path / "plugins")
+    cache = tmp_path / "cache"
+    add_ignore_entry(cache_paths(cache).ensure().ignore_list, str(folder / "ZamComp.vst3"))
+    add_ignore_entry(cache_paths(cache).ignore_list, "ZamAutoSat.vst3", "ZamAutoSat")
+    result = scan(cache, folder)
+    assert (result.summary.discovered, result.summary.probed, result.summary.ok) == (3, 2, 1)
+    db = sqlite3.connect(cache_paths(cache).catalog)
+    names = {row[0] for row in db.execute("SELECT name FROM plugins")}
+    assert names == {"Dragonfly Plate Reverb"}
