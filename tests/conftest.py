@@ -8,6 +8,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The misbehaving native bundles (segfault, hang, noise, grandchild), built with gcc at test time.
+pytest_plugins = ["native_bundles"]
+
 
 @pytest.fixture(scope="session")
 def real_plugins() -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -149,3 +150,25 @@ def test_ignored_bundles_and_classes_are_never_loaded(real_plugins: Path, tmp_pa
     db = sqlite3.connect(cache_paths(cache).catalog)
     names = {row[0] for row in db.execute("SELECT name FROM plugins")}
     assert names == {"Dragonfly Plate Reverb"}
+
+
+def test_misbehaving_plugins_end_as_data_and_the_scan_completes(
+    real_plugins: Path, misbehaving_plugins: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = copy_bundles(real_plugins, ["ZamComp.vst3"], tmp_path / "plugins")
+    for name in ("segfault", "hang", "noise", "grandchild"):
+        shutil.copytree(misbehaving_plugins[name], folder / f"{name}.vst3", symlinks=True)
+    result = scan(tmp_path / "cache", folder, workers=2, timeout_seconds=3)
+    summary = result.summary
+    assert (summary.ok, summary.failed, summary.timed_out, summary.crashed) == (1, 2, 1, 1)
+    db = sqlite3.connect(cache_paths(tmp_path / "cache").catalog)
+    rows = dict(db.execute("SELECT name, status || ' ' || coalesce(signal, '') FROM plugins"))
+    assert rows == {
+        "ZamComp": "ok ",
+        "segfault": "crashed SIGSEGV",
+        "hang": "timeout SIGKILL",
+        "noise": "failed ",
+        "grandchild": "failed ",
+    }
+    noise_tail = db.execute("SELECT output_tail FROM plugins WHERE name = 'noise'").fetchone()[0]
+    assert "HIJACK" in noise_tail  # Kept with the record, never on anybody's stdout.

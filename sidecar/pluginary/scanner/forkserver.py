@@ -145,7 +145,9 @@ class ForkServer:
                 return
             task = self.children.pop(pid, None)
             if task is None:
-                continue  # An adopted orphan we killed earlier.
+                # An adopted orphan we killed; its own children were just re-parented to us.
+                self.kill_adopted()
+                continue
             _kill_group(pid)  # Whatever the plugin left running in its group goes with it.
             self.kill_adopted()
             message: dict[str, Any] = {"exited": task, "code": None, "signal": None}
@@ -207,6 +209,9 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, stop)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    # numpy (under pedalboard) would start a BLAS thread pool; forking is only safe single-threaded.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     import pedalboard  # noqa: F401  Warm the import once; every child inherits it.
 
     server.serve()
