@@ -35,7 +35,8 @@ def fts_expression(text: str) -> str | None:
     Each word becomes a quoted FTS string (so quotes, ``*``, ``NEAR``, ``-``, parentheses and SQL
     mean nothing special), and the last one matches as a prefix, for search-as-you-type.
     """
-    words = [word for word in re.split(r"[\s\"]+", text) if re.search(r"\w", word)]
+    # Control characters (NUL above all, which ends the string inside SQLite) separate words too.
+    words = [word for word in re.split(r"[\s\"\x00-\x1f\x7f]+", text) if re.search(r"\w", word)]
     if not words:
         return None
     quoted = ['"' + word.replace('"', '""') + '"' for word in words]
