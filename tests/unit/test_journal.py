@@ -91,3 +91,29 @@ def test_a_garbage_journal_is_moved_aside(tmp_path: Path) -> None:
     assert problem is not None and "damaged" in problem
     _begin(journal)
     assert journal.current() is not None
+
+
+def test_a_new_scan_keeps_what_an_interrupted_one_finished(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    _begin(journal, 3)
+    done, running, _ = journal.pending("s1")
+    journal.start(done.id)
+    journal.settle(done, "ok", [("B0", "ok", {"name": "B0"})])
+    journal.start(running.id)
+    changed = _plan(3)
+    changed[2] = PlannedTask(
+        bundle="/p/B2.vst3", real_path="/p/B2.vst3", format="vst3", fingerprint="new"
+    )
+    carried = journal.begin(
+        "s2", {}, ["/p"], changed, removed=[], discovered=3, unchanged=0, ignored=0
+    )
+    assert carried == 1  # B0 finished; B1 was in flight; B2 changed anyway.
+    plan = journal.current()
+    assert plan is not None and plan.id == "s2"
+    assert {t.bundle: t.state for t in journal.tasks("s2")} == {
+        "/p/B0.vst3": "ok",
+        "/p/B1.vst3": "pending",
+        "/p/B2.vst3": "pending",
+    }
+    assert [r.class_name for r in journal.results("s2")] == ["B0"]
+    assert journal.tasks("s1") == []

@@ -90,9 +90,6 @@ class Scanner:
             journal = await self._open_journal()
             try:
                 await self._commit_settled(journal)
-                previous = await self._in_thread(journal.current)
-                if previous is not None:
-                    self.log(f"an interrupted scan ({previous.id}) is replaced by scan {scan_id}")
                 await self._in_thread(self._plan, journal, scan_id, options)
                 return await self._run(journal, scan_id, started, progress)
             finally:
@@ -199,17 +196,23 @@ class Scanner:
             if real_path not in kept
             and (state.path.startswith(root_prefixes) or not os.path.exists(state.path))
         ]
-        options_json = dataclasses.asdict(options)
-        journal.begin(
+        previous = journal.current()
+        carried = journal.begin(
             scan_id,
-            options_json,
+            dataclasses.asdict(options),
             [str(root) for root in roots],
             tasks,
             removed=removed,
             discovered=len(found),
             unchanged=unchanged,
             ignored=ignored,
+            carry_failures=not options.retry_failed,
         )
+        if previous is not None:
+            self.log(
+                f"scan {scan_id} replaces interrupted scan {previous.id},"
+                f" keeping the {carried} bundle(s) it had finished"
+            )
 
     def _module_info(self, bundle: str) -> dict[str, Any] | None:
         try:

@@ -190,11 +190,18 @@ class Journal:
         discovered: int,
         unchanged: int,
         ignored: int,
-    ) -> None:
-        """Write a new scan's whole plan, replacing whatever scan the journal held."""
+        carry_failures: bool = True,
+    ) -> int:
+        """Write a new scan's whole plan, replacing whatever scan the journal held.
+
+        Work an interrupted scan already finished is not thrown away: a planned bundle whose every
+        task settled in the replaced scan, with the same fingerprint, moves into the new scan with
+        its results instead of being probed again (failures too, unless ``carry_failures`` is
+        false). Returns how many bundles were carried over.
+        """
         now = time.time()
         with transaction(self.db):
-            self.db.execute("DELETE FROM scans")
+            previous = self.db.execute("SELECT id FROM scans WHERE state = 'probing'").fetchone()
             self.db.execute(
                 "INSERT INTO scans (id, state, options, roots, removed, discovered, unchanged,"
                 " ignored, started_at) VALUES (?, 'probing', ?, ?, ?, ?, ?, ?, ?)",
@@ -209,7 +216,26 @@ class Journal:
                     now,
                 ),
             )
-            self._insert_tasks(scan_id, tasks, now)
+            carried = self._carry_over(previous[0], scan_id, carry_failures) if previous else {}
+            self.db.execute("DELETE FROM scans WHERE id != ?", (scan_id,))
+            fresh = [t for t in tasks if carried.get(t.real_path) != t.fingerprint]
+            self._insert_tasks(scan_id, fresh, now)
+        return len(tasks) - len(fresh)
+
+    def _carry_over(self, old: str, new: str, carry_failures: bool) -> dict[str, str]:
+        """Move the fully settled bundles of scan ``old`` into scan ``new``: real path -> fp."""
+        outcome = "" if carry_failures else " AND sum(state != 'ok') = 0"
+        settled = self.db.execute(
+            "SELECT real_path, fingerprint FROM tasks WHERE scan_id = ?"
+            " GROUP BY real_path, fingerprint"
+            f" HAVING sum(state IN ('pending', 'running')) = 0{outcome}",
+            (old,),
+        ).fetchall()
+        self.db.executemany(
+            "UPDATE tasks SET scan_id = ? WHERE scan_id = ? AND real_path = ?",
+            [(new, old, real_path) for real_path, _ in settled],
+        )
+        return dict(settled)
 
     def _insert_tasks(self, scan_id: str, tasks: Sequence[PlannedTask], now: float) -> None:
         self.db.executemany(
