@@ -21,7 +21,7 @@ import sys, anyio
 from pluginary.models import ScanOptions
 from pluginary.paths import cache_paths
 from pluginary.scanner.engine import Scanner
-scanner = Scanner(cache_paths(sys.argv[1]), standard_folders=list)
+scanner = Scanner(cache_paths(sys.argv[1]), standard_folders=lambda fmt: [])
 if sys.argv[2] == "resume":
     anyio.run(scanner.resume)
 else:
@@ -32,7 +32,7 @@ else:
 
 def scanner_for(cache: Path) -> Scanner:
     """A scanner on ``cache`` that never looks at the machine's standard plugin folders."""
-    return Scanner(cache_paths(cache), standard_folders=list)
+    return Scanner(cache_paths(cache), standard_folders=lambda fmt: [])
 
 
 def scan(cache: Path, *folders: Path, **options: Any) -> ScanResult:

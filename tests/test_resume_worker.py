@@ -41,7 +41,7 @@ def counting_scanner(cache: Path) -> tuple[Scanner, list[str]]:
             counting.probes = probed
             yield counting
 
-    return Scanner(cache_paths(cache), launcher=launcher, standard_folders=list), probed
+    return Scanner(cache_paths(cache), launcher=launcher, standard_folders=lambda fmt: []), probed
 
 
 def fault_env(point: str) -> dict[str, str]:

@@ -241,3 +241,20 @@ def test_defaults_are_this_machine() -> None:
     folders = standard_vst3_folders()
     assert folders and all(isinstance(folder, Path) for folder in folders)
     assert len(folders) == len(set(folders))
+
+
+def test_audio_units_are_a_macos_format_with_their_own_folders(tmp_path: Path) -> None:
+    from pluginary.scanner.discovery import discover, standard_folders, supported_formats
+
+    assert supported_formats("Darwin") == ("vst3", "au")
+    assert supported_formats("Linux") == ("vst3",)
+    assert standard_folders("au", "Darwin", {}, Path("/Users/u")) == [
+        Path("/Users/u/Library/Audio/Plug-Ins/Components"),
+        Path("/Library/Audio/Plug-Ins/Components"),
+    ]
+    assert standard_folders("au", "Linux", {}, Path("/home/u")) == []
+    (tmp_path / "Vendor" / "Verb.component" / "Contents" / "MacOS").mkdir(parents=True)
+    (tmp_path / "Vendor" / "Verb.component" / "Contents" / "MacOS" / "Verb").write_bytes(b"x")
+    (tmp_path / "Other.vst3").mkdir()
+    found = discover([tmp_path], "au")
+    assert [(Path(b.path).name, b.format) for b in found] == [("Verb.component", "au")]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 VST3_SUFFIX = ".vst3"
+# Bundle suffix per plugin format; Audio Units exist only on macOS.
+SUFFIXES = {"vst3": VST3_SUFFIX, "au": ".component"}
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,48 @@ def standard_vst3_folders(
     return list(dict.fromkeys(folders))
 
 
+def supported_formats(system: str | None = None) -> tuple[str, ...]:
+    """The plugin formats pedalboard can load on ``system``."""
+    return ("vst3", "au") if (system or platform.system()).lower() == "darwin" else ("vst3",)
+
+
+def standard_folders(
+    format: str,
+    system: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> list[Path]:
+    """The standard plugin folders of ``format`` on ``system``."""
+    if format == "vst3":
+        return standard_vst3_folders(system, environ, home)
+    if format == "au" and (system or platform.system()).lower() == "darwin":
+        home = Path.home() if home is None else home
+        return [
+            home / "Library" / "Audio" / "Plug-Ins" / "Components",
+            Path("/Library/Audio/Plug-Ins/Components"),
+        ]
+    return []
+
+
 def discover_vst3(folders: Sequence[Path]) -> list[Bundle]:
     """Every VST3 bundle under ``folders`` (searched recursively), de-duplicated, by path."""
+    return discover(folders, "vst3")
+
+
+def discover(folders: Sequence[Path], format: str) -> list[Bundle]:
+    """Every bundle of ``format`` under ``folders`` (searched recursively), de-duplicated."""
+    suffix = SUFFIXES[format]
     found: dict[str, Bundle] = {}
     visited: set[tuple[int, int]] = set()
     for folder in folders:
-        for path, real_path in _walk(os.path.abspath(folder), visited):
+        for path, real_path in _walk(os.path.abspath(folder), visited, suffix):
             if real_path in found:
                 continue
             try:
                 digest = _fingerprint(path)
             except OSError:
                 continue  # Vanished (or turned unreadable) since the walk saw it.
-            found[real_path] = Bundle(path, real_path, "vst3", digest)
+            found[real_path] = Bundle(path, real_path, format, digest)
     return sorted(found.values(), key=lambda bundle: bundle.path)
 
 
@@ -95,9 +126,11 @@ def _fingerprint(bundle: str) -> str:
     return digest.hexdigest()
 
 
-def _walk(root: str, visited: set[tuple[int, int]]) -> Iterator[tuple[str, str]]:
+def _walk(
+    root: str, visited: set[tuple[int, int]], suffix: str = VST3_SUFFIX
+) -> Iterator[tuple[str, str]]:
     """Yield (path, real path) of each bundle under ``root``, depth first, by name."""
-    if root.lower().endswith(VST3_SUFFIX):  # A bundle named directly, e.g. in VST3_PATH.
+    if root.lower().endswith(suffix):  # A bundle named directly, e.g. in VST3_PATH.
         if os.path.exists(root):
             yield root, os.path.realpath(root)
         return
@@ -121,7 +154,7 @@ def _walk(root: str, visited: set[tuple[int, int]]) -> Iterator[tuple[str, str]]
         subfolders = []
         for entry in entries:
             try:
-                if entry.name.lower().endswith(VST3_SUFFIX):
+                if entry.name.lower().endswith(suffix):
                     # A bundle is a unit (directory, or one file on old Windows): never entered.
                     if entry.is_dir() or entry.is_file():
                         yield entry.path, _real_path(entry, real_directory)

@@ -30,7 +30,7 @@ from pluginary.errors import NothingToResume, StorageError
 from pluginary.faults import fault_point
 from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
 from pluginary.paths import CachePaths
-from pluginary.scanner.discovery import discover_vst3, standard_vst3_folders
+from pluginary.scanner.discovery import discover, standard_folders, supported_formats
 from pluginary.scanner.ignorelist import load_ignore_list
 from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeRun
@@ -62,7 +62,7 @@ class Scanner:
         *,
         launcher: LauncherFactory = _default_launcher,
         log: Callable[[str], None] = _log_to_stderr,
-        standard_folders: Callable[[], list[Path]] = standard_vst3_folders,
+        standard_folders: Callable[[str], list[Path]] = standard_folders,
     ) -> None:
         self.paths = paths
         self.launcher = launcher
@@ -150,11 +150,14 @@ class Scanner:
 
     def _plan(self, journal: Journal, scan_id: str, options: ScanOptions) -> None:
         """Discover bundles, decide which to probe, and write the whole plan to the journal."""
-        roots = [Path(folder).expanduser().absolute() for folder in options.folders]
-        if not options.only_folders:
-            roots = self.standard_folders() + roots
+        given = [Path(folder).expanduser().absolute() for folder in options.folders]
+        roots: list[Path] = []
+        found = []
+        for fmt in supported_formats():
+            format_roots = given if options.only_folders else self.standard_folders(fmt) + given
+            roots += [root for root in format_roots if root not in roots]
+            found += discover(format_roots, fmt)
         ignore = load_ignore_list(self.paths.ignore_list)
-        found = discover_vst3(roots)
         db, problem = open_catalog(self.paths.catalog)
         if problem:
             self.log(problem)
@@ -290,7 +293,12 @@ class Scanner:
                 in_flight.add(task.id)
                 fault_point("probe:started", len(in_flight))
                 run = await launcher.probe(
-                    task.id, task.bundle, task.classes, task.skip, options.timeout_seconds
+                    task.id,
+                    task.bundle,
+                    task.classes,
+                    task.skip,
+                    options.timeout_seconds,
+                    format=task.format,
                 )
                 state, records, follow_ups = interpret(task, run, options.timeout_seconds)
                 await self._in_thread(journal.settle, task, state, records, follow_ups)

@@ -4,7 +4,8 @@ Started by the scanner as ``python -m pluginary.scanner.forkserver``; it talks J
 its own stdin/stdout (never the sidecar's). Forking a warm process costs milliseconds, where a
 fresh interpreter importing pedalboard costs a quarter of a second.
 
-Requests: ``{"op": "probe", "task": N, "bundle": P, "classes": [...]|null, "skip": [...],
+Requests: ``{"op": "probe", "task": N, "bundle": P, "format": "vst3"|"au",
+"classes": [...]|null, "skip": [...],
 "result": F, "output": F}`` and ``{"op": "kill", "task": N}``. Reports: ``{"ready": ...}``
 once, then ``{"started": N, "pid": P}`` and ``{"exited": N, "code": C, "signal": S}`` per probe.
 

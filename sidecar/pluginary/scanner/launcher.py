@@ -42,7 +42,14 @@ class ProbeLauncher(Protocol):
     """Runs one probe in isolation; swappable so the scan logic can be tested without plugins."""
 
     async def probe(
-        self, task: int, bundle: str, classes: list[str] | None, skip: list[str], timeout: float
+        self,
+        task: int,
+        bundle: str,
+        classes: list[str] | None,
+        skip: list[str],
+        timeout: float,
+        *,
+        format: str = "vst3",
     ) -> ProbeRun: ...
 
     async def aclose(self) -> None: ...
@@ -130,7 +137,14 @@ class ForkServerLauncher:
         await process.stdin.send((json.dumps(message) + "\n").encode())
 
     async def probe(
-        self, task: int, bundle: str, classes: list[str] | None, skip: list[str], timeout: float
+        self,
+        task: int,
+        bundle: str,
+        classes: list[str] | None,
+        skip: list[str],
+        timeout: float,
+        *,
+        format: str = "vst3",
     ) -> ProbeRun:
         """Probe one bundle in a fresh child; kill its whole process group after ``timeout``."""
         process = await self._ensure_started()
@@ -146,6 +160,7 @@ class ForkServerLauncher:
                     "op": "probe",
                     "task": task,
                     "bundle": bundle,
+                    "format": format,
                     "classes": classes,
                     "skip": skip,
                     "result": str(result_path),

@@ -28,7 +28,11 @@ MAX_ENUM_VALUES = 256
 
 
 def probe_bundle(
-    bundle: str, class_names: list[str] | None, result_fd: int, skip: list[str] | None = None
+    bundle: str,
+    class_names: list[str] | None,
+    result_fd: int,
+    skip: list[str] | None = None,
+    format: str = "vst3",
 ) -> None:
     """Probe each class of ``bundle`` (or only ``class_names``), writing events to ``result_fd``.
 
@@ -42,7 +46,8 @@ def probe_bundle(
     if class_names is None:
         started = time.perf_counter()
         try:
-            class_names = list(pedalboard.VST3Plugin.get_plugin_names_for_file(bundle))
+            plugin_class = pedalboard.AudioUnitPlugin if format == "au" else pedalboard.VST3Plugin
+            class_names = list(plugin_class.get_plugin_names_for_file(bundle))
         except Exception as error:  # Any failure to enumerate is this bundle's outcome.
             emit(_failure(None, error, bundle, started))
             return
