@@ -15,11 +15,19 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from processes import (
+    alive,
+    group_members,
+    proc_stat,
+    processes_with_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.worker
 
@@ -107,7 +115,7 @@ class ForkServer:
 
     def leftovers(self) -> set[int]:
         """Live processes started by this server, other than the server itself."""
-        return _processes_with_env(f"{TOKEN_VARIABLE}={self.token}") - {self.process.pid}
+        return processes_with_env(f"{TOKEN_VARIABLE}={self.token}") - {self.process.pid}
 
     def close(self) -> int:
         """Close the request stream (the scanner going away) and return the exit code."""
@@ -134,58 +142,11 @@ def forkserver(tmp_path: Path) -> Iterator[ForkServer]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, ppid, pgrp, session) of a process, or None once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses; the fields after its last ')' cannot.
-    state, ppid, pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
-    return state, int(ppid), int(pgrp), int(session)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie (a zombie runs no code; our init may not
-    reap the ones whose parent we killed)."""
-    stat = _stat(pid)
-    return stat is not None and stat[0] != "Z"
-
-
-def _pids() -> list[int]:
-    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
-
-
-def _group_members(pgid: int) -> set[int]:
-    return {pid for pid in _pids() if (stat := _stat(pid)) and stat[0] != "Z" and stat[2] == pgid}
-
-
-def _processes_with_env(entry: str) -> set[int]:
-    found = set()
-    for pid in _pids():
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if entry.encode() in environ.split(b"\0") and _alive(pid):
-            found.add(pid)
-    return found
-
-
-def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Poll the process table (or a file) until ``condition`` holds; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting until {what}")
-        time.sleep(0.01)
-
-
 def _wait_for_hang(server: ForkServer, task: int) -> None:
     output = server.output_path(task)
     # hang.c writes this to stderr just before it stops forever in GetPluginFactory; the probe
     # creates the file itself, possibly after reporting it started.
-    _wait_until(
+    wait_until(
         lambda: output.exists() and b"pluginary-hang: hanging" in output.read_bytes(),
         "the plugin reports it is hanging",
         timeout=REPORT_TIMEOUT,
@@ -200,7 +161,7 @@ def test_segfault_while_enumerating_leaves_no_classes(
     assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGSEGV"}
     # Enumerating the classes already asks for the factory, so the crash precedes any event.
     assert forkserver.events(1) == []
-    assert not _alive(pid)
+    assert not alive(pid)
     assert forkserver.leftovers() == set()
 
 
@@ -223,11 +184,11 @@ def test_hanging_probe_runs_until_killed_then_its_group_is_gone(
     pid = forkserver.probe(1, misbehaving_plugins["hang"])
     _wait_for_hang(forkserver, 1)
     assert forkserver.read_line(timeout=0.5) is None  # still hanging: nothing to report
-    assert pid in _group_members(pid)
+    assert pid in group_members(pid)
 
     forkserver.send({"op": "kill", "task": 1})
     assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGKILL"}
-    _wait_until(lambda: not _group_members(pid), f"process group {pid} is empty")
+    wait_until(lambda: not group_members(pid), f"process group {pid} is empty")
     assert forkserver.leftovers() == set()
     assert forkserver.events(1) == []
 
@@ -264,7 +225,7 @@ def test_plugin_stdio_noise_never_reaches_the_report_stream(
     assert b"HIJACK" not in forkserver.stderr_path.read_bytes()
 
 
-def _leftover_pids(output: Path) -> list[int]:
+def _leftoverpids(output: Path) -> list[int]:
     # grandchild.c and escape_tree.c write one "pluginary-gc PID" line per process they leave.
     return [
         int(line.split()[1])
@@ -275,7 +236,7 @@ def _leftover_pids(output: Path) -> list[int]:
 
 def _is_leftover(pid: int) -> bool:
     try:
-        return _alive(pid) and Path(f"/proc/{pid}/comm").read_text() == "pluginary-gc\n"
+        return alive(pid) and Path(f"/proc/{pid}/comm").read_text() == "pluginary-gc\n"
     except OSError:
         return False
 
@@ -291,12 +252,12 @@ def test_grandchildren_outlive_a_plain_process_that_loads_the_plugin(
     # A file, not a pipe: the grandchildren hold the stream open, so a pipe would never end.
     with output.open("wb") as stream:
         subprocess.run([sys.executable, "-c", load], stderr=stream, check=True)
-    pids = _leftover_pids(output)
+    pids = _leftoverpids(output)
     try:
         assert len(pids) == 3
         assert all(_is_leftover(pid) for pid in pids)
         # Two stayed in the loader's process group, one escaped into a session of its own.
-        stats = {pid: _stat(pid) for pid in pids}
+        stats = {pid: proc_stat(pid) for pid in pids}
         in_group = {pid for pid, stat in stats.items() if stat and stat[2] == os.getpgrp()}
         escaped = {pid for pid, stat in stats.items() if stat and stat[3] == pid}
         assert (len(in_group), len(escaped), in_group | escaped) == (2, 1, set(pids))
@@ -316,14 +277,14 @@ def test_no_grandchild_outlives_its_probe(
     assert result["status"] == "failed"
 
     # Enumeration asks for the factory once; it fails, so nothing asks again.
-    leftovers = _leftover_pids(forkserver.output_path(1))
+    leftovers = _leftoverpids(forkserver.output_path(1))
     assert len(leftovers) == 3
-    _wait_until(
+    wait_until(
         lambda: not any(_is_leftover(child) for child in leftovers),
         f"leftovers {leftovers} are gone",
     )
-    _wait_until(lambda: not forkserver.leftovers(), "no process of the probe remains")
-    assert not _group_members(pid)
+    wait_until(lambda: not forkserver.leftovers(), "no process of the probe remains")
+    assert not group_members(pid)
 
 
 def test_no_descendant_of_an_escaped_grandchild_outlives_its_probe(
@@ -332,10 +293,10 @@ def test_no_descendant_of_an_escaped_grandchild_outlives_its_probe(
 ) -> None:
     forkserver.probe(1, misbehaving_plugins["escape_tree"])
     assert forkserver.report() == {"exited": 1, "code": 0, "signal": None}
-    leftovers = _leftover_pids(forkserver.output_path(1))
+    leftovers = _leftoverpids(forkserver.output_path(1))
     assert len(leftovers) == 2
     # Short: the server kills before it reports, so whatever lives on this long was missed.
-    _wait_until(lambda: not forkserver.leftovers(), "no process of the probe remains", timeout=2)
+    wait_until(lambda: not forkserver.leftovers(), "no process of the probe remains", timeout=2)
 
 
 def test_closing_requests_stops_the_server_and_kills_a_hanging_probe(
@@ -344,11 +305,11 @@ def test_closing_requests_stops_the_server_and_kills_a_hanging_probe(
 ) -> None:
     pid = forkserver.probe(1, misbehaving_plugins["hang"])
     _wait_for_hang(forkserver, 1)
-    assert _alive(pid)
+    assert alive(pid)
 
     assert forkserver.close() == 0
     assert forkserver.read_line(timeout=REPORT_TIMEOUT) == b""
-    _wait_until(lambda: not _group_members(pid), f"process group {pid} is empty")
+    wait_until(lambda: not group_members(pid), f"process group {pid} is empty")
     assert forkserver.leftovers() == set()
 
 
@@ -358,11 +319,11 @@ def test_killing_the_server_kills_a_hanging_probe(
 ) -> None:
     pid = forkserver.probe(1, misbehaving_plugins["hang"])
     _wait_for_hang(forkserver, 1)
-    assert _alive(pid)
+    assert alive(pid)
 
     forkserver.process.kill()  # SIGKILL: the server gets no chance to clean up
     assert forkserver.process.wait(timeout=REPORT_TIMEOUT) == -signal.SIGKILL
     # Only the probe's death signal (PR_SET_PDEATHSIG) can end it now.
-    _wait_until(lambda: not _alive(pid), f"probe {pid} is dead")
-    assert not _group_members(pid)
+    wait_until(lambda: not alive(pid), f"probe {pid} is dead")
+    assert not group_members(pid)
     assert forkserver.leftovers() == set()

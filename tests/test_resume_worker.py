@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,8 @@ from pluginary.paths import cache_paths
 from pluginary.scanner.engine import Scanner
 from pluginary.scanner.journal import Journal
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeRun
-from scan_helpers import copy_bundles, dump_catalog, scan, scan_in_subprocess
+from processes import processes_with_env, wait_until
+from scan_helpers import SCAN_SCRIPT, copy_bundles, dump_catalog, scan, scan_in_subprocess
 
 pytestmark = pytest.mark.worker
 
@@ -55,6 +60,17 @@ def unsettled(cache: Path) -> int:
         plan = journal.current()
         assert plan is not None and plan.state == "probing"
         return sum(task.state in ("pending", "running") for task in journal.tasks(plan.id))
+    finally:
+        journal.close()
+
+
+def unsettled_running(cache: Path) -> int:
+    if not cache_paths(cache).journal.exists():
+        return 0
+    journal, _ = Journal.open(cache_paths(cache).journal)
+    try:
+        plan = journal.current()
+        return 0 if plan is None else journal.progress(plan.id).running
     finally:
         journal.close()
 
@@ -139,3 +155,26 @@ def test_crash_around_the_commit_loses_nothing(
     assert scanner.interrupted() is None
     names = {row[5] for row in dump_catalog(cache_paths(cache))["plugins"]}
     assert names == {"ZamComp", "ZamTube"}
+
+
+def test_killing_the_scanner_leaves_no_probe_behind(
+    real_plugins: Path, misbehaving_plugins: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = copy_bundles(real_plugins, ["ZamComp.vst3"], tmp_path / "plugins")
+    shutil.copytree(misbehaving_plugins["hang"], folder / "hang.vst3", symlinks=True)
+    cache = tmp_path / "cache"
+    marker = f"PLUGINARY_TEST_TOKEN={uuid.uuid4().hex}"
+    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
+    scanner = subprocess.Popen(
+        [sys.executable, "-c", SCAN_SCRIPT, str(cache), "scan", str(folder)], env=env
+    )
+    try:
+        # The hanging probe runs once the scanner, its fork server and the probe all carry the
+        # marker: three processes at least.
+        wait_until(lambda: len(processes_with_env(marker)) >= 3, "the hanging probe runs")
+        wait_until(lambda: unsettled_running(cache) == 1, "the journal shows the hang running")
+    finally:
+        scanner.kill()
+        scanner.wait()
+    wait_until(lambda: not processes_with_env(marker), "every process of the scan is gone")
+    assert unsettled(cache) == 1  # The hang is resumable; ZamComp settled.
