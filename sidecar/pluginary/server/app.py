@@ -1,0 +1,234 @@
+"""The sidecar's LanguageServer: lifecycle, and one thin handler per ``pluginary/*`` method.
+
+Each handler decodes its params (``wire``), makes one domain call, and encodes the result
+(``wire``); errors become JSON-RPC errors through the one table in ``server/errors.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Generator
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from cattrs import transform_error
+from cattrs.errors import ClassValidationError
+from lsprotocol import types
+from pygls.exceptions import (
+    FeatureRequestError,
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcServerNotInitialized,
+)
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import RPCMessage, RPCRequest
+
+from pluginary import __version__
+from pluginary.catalog.query import get_plugin, query_plugins
+from pluginary.models import CatalogChange
+from pluginary.paths import cache_paths
+from pluginary.scanner.engine import Scanner
+from pluginary.server import wire
+from pluginary.server.errors import mapped
+from pluginary.server.reads import read_catalog
+from pluginary.server.scans import ScanRunner
+from pluginary.server.settings import Settings
+from pluginary.server.status import collect_status
+
+logger = logging.getLogger("pluginary.server")
+scanner_logger = logging.getLogger("pluginary.scanner")
+
+CATALOG_CHANGED = "pluginary/catalogChanged"
+
+
+class PluginaryProtocol(LanguageServerProtocol):
+    """pygls's LSP protocol plus what pygls leaves out: the not-initialized rule, capabilities."""
+
+    _server: PluginaryServer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initialize_received = False
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """pygls's decoding; a request whose params do not fit gets InvalidParams, not silence."""
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "id" in data and "method" in data:
+                cause = error.__cause__
+                details = (
+                    "; ".join(transform_error(cause))
+                    if isinstance(cause, ClassValidationError)
+                    else str(error)
+                )
+                invalid = JsonRpcInvalidParams(f"invalid params for {data['method']}: {details}")
+                self._send_response(data["id"], error=invalid.to_response_error())
+            raise
+
+    def handle_message(self, message: RPCMessage) -> None:
+        """Apply LSP's lifecycle rules pygls leaves out, then hand the message to pygls.
+
+        Before ``initialize``: requests get ServerNotInitialized, notifications but ``exit`` are
+        dropped. A second ``initialize``, or a request after ``shutdown``: InvalidRequest.
+        """
+        method = getattr(message, "method", None)
+        if method == types.INITIALIZE and self.initialize_received:
+            if isinstance(message, RPCRequest):
+                again = JsonRpcInvalidRequest("initialize may only be sent once")
+                self._send_response(message.id, error=again.to_response_error())
+            return
+        if method == types.INITIALIZE:
+            self.initialize_received = True
+        elif not self.initialize_received and method not in (None, types.EXIT):
+            if isinstance(message, RPCRequest):
+                error = JsonRpcServerNotInitialized(f"{method} before initialize")
+                self._send_response(message.id, error=error.to_response_error())
+            return
+        elif self._server.shut_down and isinstance(message, RPCRequest):
+            # pygls drops these without an answer; LSP wants InvalidRequest.
+            late = JsonRpcInvalidRequest(f"{method} after shutdown")
+            self._send_response(message.id, error=late.to_response_error())
+            return
+        super().handle_message(message)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Any, Any, types.InitializeResult]:
+        """pygls's initialize, answering only the capabilities this server has."""
+        result = yield from super().lsp_initialize(params)
+        # pygls derives text-document and workspace capabilities from its built-in handlers;
+        # this server offers none of them, only its own methods.
+        result.capabilities = types.ServerCapabilities(
+            position_encoding=result.capabilities.position_encoding,
+            experimental=self._server.experimental_capabilities(),
+        )
+        self.server_capabilities = result.capabilities
+        return result
+
+
+class PluginaryServer(LanguageServer):
+    """The stdio sidecar; :func:`pluginary.server.main.serve` runs it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "pluginary",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            protocol_cls=PluginaryProtocol,
+            converter_factory=wire.converter,
+        )
+        self.settings = Settings()
+        self.tasks: TaskGroup | None = None
+        self._runner: ScanRunner | None = None
+        self.shut_down = False
+
+    @property
+    def configured(self) -> bool:
+        """Whether ``initialize`` has set the server up."""
+        return self._runner is not None
+
+    @property
+    def runner(self) -> ScanRunner:
+        """The scan runner ``initialize`` set up."""
+        if self._runner is None:
+            raise RuntimeError("the server is not initialized")
+        return self._runner
+
+    def configure(self, settings: Settings) -> None:
+        """Adopt the client's settings: a scanner on their cache folder."""
+        if self.tasks is None:
+            raise RuntimeError("the server is not running")
+        self.settings = settings
+        scanner = Scanner(cache_paths(settings.cache_dir), log=scanner_logger.info)
+        self._runner = ScanRunner(scanner, self, self.tasks, self.catalog_changed)
+
+    def experimental_capabilities(self) -> dict[str, Any]:
+        """``experimental.pluginary``: protocol version, formats on this OS, methods."""
+        formats = ["vst3", "au"] if sys.platform == "darwin" else ["vst3"]
+        methods = sorted(
+            name for name in self.protocol.fm.features if name.startswith("pluginary/")
+        )
+        return wire.capabilities(formats, methods)
+
+    def catalog_changed(self, change: CatalogChange) -> None:
+        """Tell the client what a commit changed."""
+        self.protocol.notify(CATALOG_CHANGED, wire.to_wire(change))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log out-of-band errors (stderr and window/logMessage), without pygls's pop-ups."""
+        if source is FeatureRequestError:
+            return  # An error response: the client has it, and server/errors.py logged bugs.
+        logger.error("%s: %s", getattr(source, "__name__", source), error)
+
+
+def create_server() -> PluginaryServer:
+    """A server with every handler registered."""
+    server = PluginaryServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: PluginaryServer, params: types.InitializeParams) -> None:
+        """Read the initialization options; invalid ones are reported and left at default."""
+        settings, problems = wire.read_settings(params.initialization_options)
+        for problem in problems:
+            ls.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=problem)
+            )
+        ls.configure(settings)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: PluginaryServer, params: types.InitializedParams) -> None:
+        """Commit, in the background, a scan that finished probing but died before its commit."""
+        ls.runner.settle()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: PluginaryServer, params: None) -> None:
+        """Stop the running scan (it stays resumable) before answering."""
+        ls.shut_down = True
+        await ls.runner.stop()
+
+    @server.feature("pluginary/scan")
+    @mapped
+    async def scan(ls: PluginaryServer, params: Any) -> Any:
+        """Scan for plugins and commit what was found; answers the scan summary."""
+        options, token = wire.scan_params(params, ls.settings)
+        return wire.to_wire(await ls.runner.scan(options, token))
+
+    @server.feature("pluginary/resume")
+    @mapped
+    async def resume(ls: PluginaryServer, params: Any) -> Any:
+        """Finish the interrupted scan; answers its summary."""
+        token = wire.resume_params(params)
+        return wire.to_wire(await ls.runner.resume(token))
+
+    @server.feature("pluginary/query")
+    @mapped
+    async def query(ls: PluginaryServer, params: Any) -> Any:
+        """Plugins matching every given filter, a page at a time."""
+        plugin_query = wire.query_params(params)
+        catalog = ls.runner.scanner.paths.catalog
+        return wire.to_wire(await read_catalog(catalog, lambda db: query_plugins(db, plugin_query)))
+
+    @server.feature("pluginary/plugin")
+    @mapped
+    async def plugin(ls: PluginaryServer, params: Any) -> Any:
+        """One plugin with its parameters and the outcome of its last probe."""
+        ident = wire.plugin_params(params)
+        catalog = ls.runner.scanner.paths.catalog
+        return wire.to_wire(await read_catalog(catalog, lambda db: get_plugin(db, ident)))
+
+    @server.feature("pluginary/status")
+    @mapped
+    async def status(ls: PluginaryServer, params: Any) -> Any:
+        """Version, cache paths, catalogue counts, and the running, interrupted and last scans."""
+        wire.status_params(params)
+        await ls.runner.settled()  # Report the state after start-up, not the commit it finishes.
+        scanner = ls.runner.scanner
+        return wire.to_wire(await anyio.to_thread.run_sync(collect_status, scanner, __version__))
+
+    return server

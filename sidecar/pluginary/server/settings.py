@@ -1,0 +1,15 @@
+"""The sidecar's settings, from the client's ``initializationOptions``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a host may set at ``initialize``. Every field has a default."""
+
+    cache_dir: str | None = None  # None: $PLUGINARY_CACHE_DIR, else the OS's cache folder
+    workers: int | None = None  # None: one probe per core
+    timeout_seconds: float = 30.0
+    folders: tuple[str, ...] = ()  # Scanned by every scan, besides the standard folders

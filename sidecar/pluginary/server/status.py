@@ -1,0 +1,146 @@
+"""``pluginary/status``: one snapshot of the cache, the catalogue and the scans, read off the loop.
+
+:func:`collect_status` blocks (SQLite, flock); the server runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from pluginary.catalog.query import catalog_counts
+from pluginary.catalog.store import read_meta
+from pluginary.models import CatalogCounts, ScanSummary
+from pluginary.paths import CachePaths
+from pluginary.scanner.engine import Scanner
+from pluginary.scanner.journal import Journal
+from pluginary.scanner.lock import lock_holder
+from pluginary.server.reads import read_catalog_sync
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    root: str
+    catalog: str
+    journal: str
+    ignore_list: str
+
+
+@dataclass(frozen=True)
+class RunningScan:
+    """A scan holding the cache's lock; counts are known only for this sidecar's own scan."""
+
+    scan_id: str | None
+    pid: int | None
+    host: str | None
+    done: int | None
+    total: int | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class InterruptedScan:
+    """A scan the journal holds and nobody runs: ``pluginary/resume`` finishes it."""
+
+    scan_id: str
+    state: str
+    started_at: float
+    roots: list[str]
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    version: str
+    cache: CacheInfo
+    counts: CatalogCounts
+    running: RunningScan | None
+    interrupted: InterruptedScan | None
+    last_scan: ScanSummary | None
+
+
+def collect_status(scanner: Scanner, version: str) -> ServerStatus:
+    """Everything ``pluginary/status`` reports (blocking: call it from a worker thread)."""
+    paths = scanner.paths
+    running = _running(scanner, paths)
+    counts, last_scan = _catalog(paths)
+    return ServerStatus(
+        version=version,
+        cache=CacheInfo(
+            root=str(paths.root),
+            catalog=str(paths.catalog),
+            journal=str(paths.journal),
+            ignore_list=str(paths.ignore_list),
+        ),
+        counts=counts,
+        running=running,
+        # While a scan runs, the journal's scan is that scan, not an interrupted one.
+        interrupted=None if running is not None else _interrupted(paths),
+        last_scan=last_scan,
+    )
+
+
+def _running(scanner: Scanner, paths: CachePaths) -> RunningScan | None:
+    owner = lock_holder(paths.scan_lock)
+    if owner is None:
+        return None
+    progress = scanner.running
+    if owner.get("pid") == os.getpid() and scanner.running_scan_id is not None:
+        return RunningScan(
+            scan_id=scanner.running_scan_id,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            done=None if progress is None else progress.done,
+            total=None if progress is None else progress.total,
+            message=None if progress is None else progress.message,
+        )
+    return RunningScan(
+        scan_id=_str_or_none(owner.get("scanId")),
+        pid=owner.get("pid") if isinstance(owner.get("pid"), int) else None,
+        host=_str_or_none(owner.get("host")),
+        done=None,
+        total=None,
+        message=None,
+    )
+
+
+def _catalog(paths: CachePaths) -> tuple[CatalogCounts, ScanSummary | None]:
+    return read_catalog_sync(
+        paths.catalog, lambda db: (catalog_counts(db), _summary(read_meta(db, "last_scan")))
+    )
+
+
+def _interrupted(paths: CachePaths) -> InterruptedScan | None:
+    if not paths.journal.exists():
+        return None
+    journal, _ = Journal.open(paths.journal)
+    try:
+        plan = journal.current()
+        if plan is None:
+            return None
+        progress = journal.progress(plan.id)
+    finally:
+        journal.close()
+    return InterruptedScan(
+        scan_id=plan.id,
+        state=plan.state,
+        started_at=plan.started_at,
+        roots=list(plan.roots),
+        done=progress.settled,
+        total=progress.total,
+    )
+
+
+def _summary(stored: Any) -> ScanSummary | None:
+    """The last scan's summary as the catalogue stored it; None if absent or of another shape."""
+    try:
+        return ScanSummary(**stored) if isinstance(stored, dict) else None
+    except TypeError:
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
