@@ -1,0 +1,155 @@
+"""The installed ``pluginary`` command, run as a user would, against real plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from pluginary.cli import main
+from pluginary.paths import cache_paths
+from pluginary.scanner.journal import Journal
+from processes import wait_until
+from scan_helpers import copy_bundles
+
+pytestmark = pytest.mark.e2e
+
+PLUGINARY = str(Path(sys.executable).parent / "pluginary")
+
+
+def run(cache: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [PLUGINARY, "--cache-dir", str(cache), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if check is not None:
+        assert done.returncode == check, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def scanned(real_plugins: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = tmp_path_factory.mktemp("cli")
+    done = run(cache, "scan", "--folder", str(real_plugins), "--only", "--workers", "2", "--json")
+    summary = json.loads(done.stdout)
+    assert (summary["discovered"], summary["ok"], summary["failed"]) == (22, 19, 3)
+    return cache
+
+
+def test_list_json_is_keyed_by_id(scanned: Path) -> None:
+    plugins = json.loads(run(scanned, "list", "--json").stdout)
+    assert len(plugins) == 22
+    assert all(key == value["id"] for key, value in plugins.items())
+    reverbs = json.loads(run(scanned, "list", "--text", "reverb", "--json").stdout)
+    assert sorted(p["name"] for p in reverbs.values()) == [
+        "Dragonfly Early Reflections",
+        "Dragonfly Hall Reverb",
+        "Dragonfly Plate Reverb",
+        "Dragonfly Room Reverb",
+    ]
+
+
+def test_list_table_and_show(scanned: Path) -> None:
+    table = run(scanned, "list", "--vendor", "zammit", "--kind", "effect").stdout
+    assert "ZamComp" in table and "Dragonfly" not in table
+    ident = next(i for i in json.loads(run(scanned, "list", "--json").stdout) if "zamcomp." in i)
+    shown = run(scanned, "show", ident).stdout
+    assert "Damien Zammit" in shown and "Threshold" in shown
+    record = json.loads(run(scanned, "show", ident, "--json").stdout)
+    assert record["id"] == ident and len(record["parameters"]) == 13
+
+
+def test_status(scanned: Path) -> None:
+    info: dict[str, Any] = json.loads(run(scanned, "status", "--json").stdout)
+    assert info["counts"]["plugins"] == 22 and info["lastScan"]["ok"] == 19
+    assert info["interrupted"] is None
+    assert "22 plugins in 22 bundles" in run(scanned, "status").stdout
+
+
+def test_failures_exit_1_and_usage_errors_exit_2(scanned: Path) -> None:
+    missing = run(scanned, "show", "vst3.nope.00000000", check=1)
+    assert "vst3.nope.00000000" in missing.stderr
+    assert "no interrupted scan" in run(scanned, "resume", check=1).stderr
+    assert "--only needs" in run(scanned, "scan", "--only", check=2).stderr
+    run(scanned, "list", "--kind", "vst", check=2)
+    run(scanned, "frobnicate", check=2)
+
+
+def test_ctrl_c_cancels_cleanly_and_resume_finishes(
+    real_plugins: Path, misbehaving_plugins: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = copy_bundles(real_plugins, ["ZamComp.vst3"], tmp_path / "plugins")
+    shutil.copytree(misbehaving_plugins["hang"], folder / "hang.vst3", symlinks=True)
+    cache = tmp_path / "cache"
+    scan = subprocess.Popen(
+        [
+            PLUGINARY,
+            "--cache-dir",
+            str(cache),
+            "scan",
+            "--folder",
+            str(folder),
+            "--only",
+            "--timeout",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def hang_running() -> bool:
+        if not cache_paths(cache).journal.exists():
+            return False
+        journal, _ = Journal.open(cache_paths(cache).journal)
+        try:
+            plan = journal.current()
+            return plan is not None and any(
+                t.state == "running" and t.bundle.endswith("hang.vst3")
+                for t in journal.tasks(plan.id)
+            )
+        finally:
+            journal.close()
+
+    wait_until(hang_running, "the hanging plugin is being probed", timeout=60)
+    scan.send_signal(signal.SIGINT)
+    _, err = scan.communicate(timeout=30)
+    assert scan.returncode == 1
+    assert "pluginary resume" in err
+    status = json.loads(run(cache, "status", "--json").stdout)
+    interrupted = status["interrupted"]
+    assert interrupted is not None and interrupted["total"] == 2 and interrupted["done"] <= 1
+    finished = json.loads(run(cache, "resume", "--json").stdout)
+    assert (finished["ok"], finished["timedOut"]) == (1, 1)
+
+
+def test_ignore_list_commands(tmp_path: Path) -> None:
+    run(tmp_path, "ignore", "add", "**/Crashy*.vst3")
+    run(tmp_path, "ignore", "add", "Multi.vst3", "--class", "Bad One")
+    listed = run(tmp_path, "ignore", "list").stdout.splitlines()
+    assert listed == ["**/Crashy*.vst3", "Multi.vst3 :: Bad One"]
+    run(tmp_path, "ignore", "add", "", check=2)
+
+
+def test_every_command_and_option_has_help() -> None:
+    def walk(command: click.Command, path: str) -> None:
+        assert command.help, f"{path} has no help"
+        for parameter in command.params:
+            if isinstance(parameter, click.Option):
+                assert parameter.help, f"{path} {parameter.opts} has no help"
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+
+    walk(main, "pluginary")
