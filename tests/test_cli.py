@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,6 @@ import pytest
 
 from pluginary.cli import main
 from pluginary.paths import cache_paths
-from pluginary.scanner.journal import Journal
 from processes import wait_until
 from scan_helpers import copy_bundles
 
@@ -110,17 +110,18 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes(
     )
 
     def hang_running() -> bool:
-        if not cache_paths(cache).journal.exists():
-            return False
-        journal, _ = Journal.open(cache_paths(cache).journal)
+        # Read-only: a poller must never take part in creating the journal.
         try:
-            plan = journal.current()
-            return plan is not None and any(
-                t.state == "running" and t.bundle.endswith("hang.vst3")
-                for t in journal.tasks(plan.id)
-            )
+            db = sqlite3.connect(f"{cache_paths(cache).journal.as_uri()}?mode=ro", uri=True)
+        except sqlite3.OperationalError:
+            return False
+        try:
+            rows = db.execute("SELECT bundle FROM tasks WHERE state = 'running'").fetchall()
+        except sqlite3.OperationalError:
+            return False  # Not created yet.
         finally:
-            journal.close()
+            db.close()
+        return any(bundle.endswith("hang.vst3") for (bundle,) in rows)
 
     wait_until(hang_running, "the hanging plugin is being probed", timeout=60)
     scan.send_signal(signal.SIGINT)
