@@ -82,6 +82,20 @@ def dump_catalog(paths: CachePaths) -> dict[str, list[tuple[Any, ...]]]:
         db.close()
 
 
+def running_bundles(cache: Path) -> list[str]:
+    """Bundles the journal shows running, read-only: a poller must never create the journal."""
+    try:
+        db = sqlite3.connect(f"{cache_paths(cache).journal.as_uri()}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return []
+    try:
+        return [row[0] for row in db.execute("SELECT bundle FROM tasks WHERE state = 'running'")]
+    except sqlite3.OperationalError:
+        return []  # Not created yet.
+    finally:
+        db.close()
+
+
 def copy_bundles(source: Path, names: Sequence[str], dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +15,8 @@ import click
 import pytest
 
 from pluginary.cli import main
-from pluginary.paths import cache_paths
 from processes import wait_until
-from scan_helpers import copy_bundles
+from scan_helpers import copy_bundles, running_bundles
 
 pytestmark = pytest.mark.e2e
 
@@ -109,21 +107,11 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes(
         text=True,
     )
 
-    def hang_running() -> bool:
-        # Read-only: a poller must never take part in creating the journal.
-        try:
-            db = sqlite3.connect(f"{cache_paths(cache).journal.as_uri()}?mode=ro", uri=True)
-        except sqlite3.OperationalError:
-            return False
-        try:
-            rows = db.execute("SELECT bundle FROM tasks WHERE state = 'running'").fetchall()
-        except sqlite3.OperationalError:
-            return False  # Not created yet.
-        finally:
-            db.close()
-        return any(bundle.endswith("hang.vst3") for (bundle,) in rows)
-
-    wait_until(hang_running, "the hanging plugin is being probed", timeout=60)
+    wait_until(
+        lambda: any(b.endswith("hang.vst3") for b in running_bundles(cache)),
+        "the hanging plugin is being probed",
+        timeout=60,
+    )
     scan.send_signal(signal.SIGINT)
     _, err = scan.communicate(timeout=30)
     assert scan.returncode == 1

@@ -20,7 +20,14 @@ from pluginary.scanner.engine import Scanner
 from pluginary.scanner.journal import Journal
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeRun
 from processes import processes_with_env, wait_until
-from scan_helpers import SCAN_SCRIPT, copy_bundles, dump_catalog, scan, scan_in_subprocess
+from scan_helpers import (
+    SCAN_SCRIPT,
+    copy_bundles,
+    dump_catalog,
+    running_bundles,
+    scan,
+    scan_in_subprocess,
+)
 
 pytestmark = pytest.mark.worker
 
@@ -60,17 +67,6 @@ def unsettled(cache: Path) -> int:
         plan = journal.current()
         assert plan is not None and plan.state == "probing"
         return sum(task.state in ("pending", "running") for task in journal.tasks(plan.id))
-    finally:
-        journal.close()
-
-
-def unsettled_running(cache: Path) -> int:
-    if not cache_paths(cache).journal.exists():
-        return 0
-    journal, _ = Journal.open(cache_paths(cache).journal)
-    try:
-        plan = journal.current()
-        return 0 if plan is None else journal.progress(plan.id).running
     finally:
         journal.close()
 
@@ -172,7 +168,10 @@ def test_killing_the_scanner_leaves_no_probe_behind(
         # The hanging probe runs once the scanner, its fork server and the probe all carry the
         # marker: three processes at least.
         wait_until(lambda: len(processes_with_env(marker)) >= 3, "the hanging probe runs")
-        wait_until(lambda: unsettled_running(cache) == 1, "the journal shows the hang running")
+        wait_until(
+            lambda: [Path(b).name for b in running_bundles(cache)] == ["hang.vst3"],
+            "the journal shows the hang running",
+        )
     finally:
         scanner.kill()
         scanner.wait()
