@@ -229,6 +229,9 @@ def list_plugins(
     if as_json:
         stdout.print_json(json.dumps({plugin["id"]: plugin for plugin in plugins}))
         return
+    if not plugins:
+        stderr.print("No plugins match." if any(filters.values()) else "The catalogue is empty.")
+        return
     table = Table(box=None, header_style="bold")
     for column in ("Id", "Name", "Vendor", "Kind", "Category", "Status", "Params"):
         table.add_column(column, justify="right" if column == "Params" else "left")
