@@ -101,20 +101,9 @@ class PluginSummary:
 
 
 @dataclass(frozen=True)
-class PluginRecord:
+class PluginRecord(PluginSummary):
     """A plugin with its parameters and the outcome of its last probe."""
 
-    id: str
-    name: str
-    vendor: str | None
-    version: str | None
-    category: str | None
-    kind: str | None
-    format: str
-    status: str
-    path: str
-    class_name: str | None
-    parameter_count: int
     identifier: str | None
     error: str | None
     diagnosis: str | None
