@@ -273,9 +273,7 @@ def load_record(record: JSON) -> Any:
     """Load a catalogue record's plugin with pedalboard, in this process."""
     import pedalboard
 
-    multi = record["className"] is not None and record["className"] != record["name"]
-    name = record["className"] if multi else None
-    return pedalboard.load_plugin(record["path"], plugin_name=name)
+    return pedalboard.load_plugin(record["path"], plugin_name=record["className"])
 
 
 class Client:

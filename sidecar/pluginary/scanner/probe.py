@@ -54,12 +54,12 @@ def probe_bundle(
     if skip:
         class_names = [name for name in class_names if name not in skip]
     emit({"event": "classes", "names": class_names})
-    multi = len(class_names) > 1
     for name in class_names:
         emit({"event": "begin", "class": name})
         started = time.perf_counter()
         try:
-            plugin = pedalboard.load_plugin(bundle, plugin_name=name if multi else None)
+            # Always by name: a follow-up task may name one class of a multi-plugin bundle.
+            plugin = pedalboard.load_plugin(bundle, plugin_name=name)
             loaded = time.perf_counter()
             record = describe_plugin(plugin)
         except Exception as error:
