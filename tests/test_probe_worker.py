@@ -50,8 +50,10 @@ def test_forkserver_probe_matches_pedalboard_in_process(real_plugins: Path, tmp_
     exited, events = _probe_through_forkserver(bundle, tmp_path)
     assert exited == {"exited": 1, "code": 0, "signal": None}
     assert events[0] == {"event": "classes", "names": ["ZamComp"]}
-    result = events[-1]
+    (result,) = [event for event in events if event["event"] == "result"]
     assert result["status"] == "ok"
+    (checked,) = [event for event in events if event["event"] == "checked"]
+    assert checked["facts"]["channels"] == [1]  # ZamComp is mono only.
 
     expected = run_oracle([bundle])[str(bundle)]
     record = result["plugin"]

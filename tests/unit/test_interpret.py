@@ -44,8 +44,7 @@ def ok(name: str) -> dict[str, Any]:
         "class": name,
         "status": "ok",
         "plugin": {**PLUGIN, "name": name},
-        "load_ms": 1.0,
-        "describe_ms": 2.0,
+        "probe_ms": {"load": 1.0, "parameters": 2.0, "audio": None},
     }
 
 
@@ -121,3 +120,45 @@ def test_a_nonzero_exit_is_a_crash_with_its_status() -> None:
     state, records, _ = interpret(TASK, run(events, exit_code=3), 30)
     assert state == "crashed"
     assert records[0][2]["exit_code"] == 3 and "status 3" in records[0][2]["error"]
+
+
+FACTS = {
+    "channels": [2],
+    "latency_samples": 0,
+    "audio_check": {"ok": True, "peak": 0.5, "non_finite": False, "silent": False},
+    "state": {"readable": True, "writable": True, "size": 10},
+    "audio_ms": 4.0,
+}
+
+
+def test_checked_facts_join_the_record() -> None:
+    events = [
+        {"event": "classes", "names": ["A"]},
+        {"event": "begin", "class": "A"},
+        ok("A"),
+        {"event": "processing", "class": "A"},
+        {"event": "checked", "class": "A", "facts": FACTS},
+    ]
+    state, records, _ = interpret(TASK, run(events), 30)
+    assert state == "ok"
+    record = records[0][2]
+    assert record["channels"] == [2] and record["audio_check"]["peak"] == 0.5
+    assert record["probe_ms"] == {"load": 1.0, "parameters": 2.0, "audio": 4.0}
+    assert record["duration_ms"] == 7.0
+
+
+def test_a_crash_while_processing_keeps_what_loading_learnt() -> None:
+    events = [
+        {"event": "classes", "names": ["A", "B"]},
+        {"event": "begin", "class": "A"},
+        ok("A"),
+        {"event": "processing", "class": "A"},
+    ]
+    state, records, follow_ups = interpret(TASK, run(events, exit_code=None, signal="SIGSEGV"), 30)
+    assert state == "crashed"
+    ((name, status, record),) = records
+    assert (name, status) == ("A", "crashed")
+    assert record["error"] == "the probe died with SIGSEGV while processing audio"
+    assert record["audio_check"]["ok"] is False
+    assert record["identifier"] == "id-A"  # Loading's facts are kept.
+    assert [task.classes for task in follow_ups] == [["B"]]

@@ -396,8 +396,9 @@ def interpret(
 ) -> tuple[str, list[Record], list[PlannedTask]]:
     """Turn what a probe process did into the task's state, plugin records and follow-up tasks.
 
-    A crash or timeout blames the class that was loading; classes the probe never reached get a
-    follow-up task, so one bad class cannot hide the others of its bundle.
+    A crash or timeout blames the class that was loading (or processing audio: then its record
+    keeps what loading learnt); classes the probe never reached get a follow-up task, so one bad
+    class cannot hide the others of its bundle.
     """
     module_classes = {
         c["name"]: c for c in ((task.module_info or {}).get("classes") or []) if c.get("name")
@@ -405,49 +406,56 @@ def interpret(
     common = {"output_tail": run.output_tail}
     names: list[str] | None = task.classes
     begun: list[str | None] = []
-    records: list[Record] = []
+    processing: str | None = None  # The class processing audio, until its facts arrive.
+    by_class: dict[str | None, tuple[str, dict[str, Any]]] = {}
     state = "ok"
     for event in run.events:
         kind = event.get("event")
+        name = event.get("class")
         if kind == "classes":
             names = list(event["names"])
         elif kind == "begin":
-            begun.append(event["class"])
+            begun.append(name)
+        elif kind == "result" and event["status"] == "ok":
+            by_class[name] = ("ok", _ok_record(event, common))
         elif kind == "result":
-            name = event.get("class")
-            if event["status"] == "ok":
-                records.append((name, "ok", _ok_record(event, common)))
-            else:
-                record = _failure_record(task, name, module_classes, common)
-                record.update(error=event.get("error"), diagnosis=event.get("diagnosis"))
-                record["duration_ms"] = event.get("load_ms")
-                records.append((name, "failed", record))
-                if name is None:
-                    state = "failed"
-    finished = {name for name, _, _ in records}
-    if run.clean_exit:
-        return state, records, []
-    status = "timeout" if run.timed_out else "crashed"
-    if run.timed_out:
-        error = f"did not finish within {timeout:g} s; its process group was killed"
-    elif run.signal:
-        error = f"the probe died with {run.signal}"
-    else:
-        error = f"the probe exited with status {run.exit_code}"
-    # The class being loaded when the probe died; None blames the bundle as a whole.
-    culprit: str | None = next((n for n in begun if n not in finished), None)
-    failure = _failure_record(task, culprit, module_classes, common)
-    failure.update(
-        error=error,
-        signal=run.signal,
-        exit_code=run.exit_code,
-        duration_ms=run.duration_ms,
-    )
-    records.append((culprit, status, failure))
+            record = _failure_record(task, name, module_classes, common)
+            record.update(error=event.get("error"), diagnosis=event.get("diagnosis"))
+            record["duration_ms"] = event.get("load_ms")
+            by_class[name] = ("failed", record)
+            if name is None:
+                state = "failed"
+        elif kind == "processing":
+            processing = name
+        elif kind == "checked" and name in by_class:
+            _add_facts(by_class[name][1], event["facts"])
+            processing = None
+    if not run.clean_exit:
+        status = "timeout" if run.timed_out else "crashed"
+        if run.timed_out:
+            error = f"did not finish within {timeout:g} s; its process group was killed"
+        elif run.signal:
+            error = f"the probe died with {run.signal}"
+        else:
+            error = f"the probe exited with status {run.exit_code}"
+        if processing is not None and processing in by_class:
+            culprit: str | None = processing
+            failure = by_class[processing][1]
+            error += " while processing audio"
+            failure["audio_check"] = {"ok": False, "error": error}
+        else:
+            # The class being loaded when the probe died; None blames the bundle as a whole.
+            culprit = next((n for n in begun if n not in by_class), None)
+            failure = _failure_record(task, culprit, module_classes, common)
+            failure["duration_ms"] = run.duration_ms
+        failure.update(error=error, signal=run.signal, exit_code=run.exit_code)
+        by_class[culprit] = (status, failure)
+        state = status
+    records = [(name, status, record) for name, (status, record) in by_class.items()]
     follow_ups: list[PlannedTask] = []
     # Only when a culprit is excluded is a follow-up sure to make progress.
-    if names is not None and culprit is not None:
-        remaining = [n for n in names if n not in finished and n != culprit and n not in begun]
+    if not run.clean_exit and names is not None and culprit is not None:
+        remaining = [n for n in names if n not in by_class and n not in begun]
         if remaining:
             follow_ups.append(
                 PlannedTask(
@@ -460,12 +468,13 @@ def interpret(
                     skip=tuple(task.skip),
                 )
             )
-    return status, records, follow_ups
+    return state, records, follow_ups
 
 
 def _ok_record(event: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
     plugin = event["plugin"]
     kind = "instrument" if plugin["is_instrument"] else "effect" if plugin["is_effect"] else None
+    probe_ms = dict(event["probe_ms"])
     return {
         **common,
         "name": plugin["name"],
@@ -475,13 +484,26 @@ def _ok_record(event: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
         "kind": kind,
         "identifier": plugin["identifier"],
         "parameters": plugin["parameters"],
-        "duration_ms": round(event["load_ms"] + event["describe_ms"], 3),
-        "extra": {
-            "descriptive_name": plugin.get("descriptive_name"),
-            "load_ms": event["load_ms"],
-            "describe_ms": event["describe_ms"],
-        },
+        "duration_ms": round(probe_ms["load"] + probe_ms["parameters"], 3),
+        "probe_ms": probe_ms,
+        "channels": None,
+        "latency_samples": None,
+        "audio_check": None,
+        "state": None,
+        "extra": {"descriptive_name": plugin.get("descriptive_name")},
     }
+
+
+def _add_facts(record: dict[str, Any], facts: dict[str, Any]) -> None:
+    """What processing showed, onto the record loading made."""
+    record.update(
+        channels=facts["channels"],
+        latency_samples=facts["latency_samples"],
+        audio_check=facts["audio_check"],
+        state=facts["state"],
+    )
+    record["probe_ms"]["audio"] = facts["audio_ms"]
+    record["duration_ms"] = round(record["duration_ms"] + facts["audio_ms"], 3)
 
 
 def _failure_record(

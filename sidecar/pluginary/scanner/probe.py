@@ -1,8 +1,9 @@
 """The child side of a probe: load one bundle's plugins with pedalboard and report what they are.
 
 This module runs inside the disposable probe process, the only place a plugin is ever loaded.
-It imports nothing else of pluginary (the parent and the child share only the record format
-below), so a plugin that corrupts this process can damage nothing but its own report.
+It imports nothing of pluginary but its sibling child-side module ``checks`` (the parent and the
+child share only the record format below), so a plugin that corrupts this process can damage
+nothing but its own report.
 
 Reports are JSON lines written with plain ``os.write`` to a result file descriptor, one event at
 a time, so that a crash halfway through a multi-plugin bundle still leaves every finished class
@@ -10,18 +11,30 @@ on disk:
 
 - ``{"event": "classes", "names": [...]}`` once the bundle's classes are known;
 - ``{"event": "begin", "class": name}`` before a class is loaded (a crash after it blames it);
-- ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is done.
+- ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded;
+- ``{"event": "processing", "class": name}`` before it is made to process audio (a crash or
+  hang after it is a failure to process, not to load);
+- ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import math
 import os
 import platform
 import time
 from pathlib import Path
 from typing import Any
+
+from pluginary.scanner.checks import (
+    audio_check,
+    range_problem,
+    state_check,
+    supported_channels,
+    text_samples,
+)
 
 # Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
 MAX_ENUM_VALUES = 256
@@ -33,10 +46,12 @@ def probe_bundle(
     result_fd: int,
     skip: list[str] | None = None,
     format: str = "vst3",
+    audio: bool = True,
 ) -> None:
     """Probe each class of ``bundle`` (or only ``class_names``), writing events to ``result_fd``.
 
-    Classes named in ``skip`` (the user's ignore list) are never loaded.
+    Classes named in ``skip`` (the user's ignore list) are never loaded. With ``audio``, each
+    loaded plugin is also made to process a little audio (see ``checks.py``).
     """
     import pedalboard
 
@@ -54,9 +69,11 @@ def probe_bundle(
     if skip:
         class_names = [name for name in class_names if name not in skip]
     emit({"event": "classes", "names": class_names})
+    sweep = _time_parameter_sweeps(pedalboard)
     for name in class_names:
         emit({"event": "begin", "class": name})
         started = time.perf_counter()
+        sweep.clear()
         try:
             # Always by name: a follow-up task may name one class of a multi-plugin bundle.
             plugin = pedalboard.load_plugin(bundle, plugin_name=name)
@@ -65,18 +82,67 @@ def probe_bundle(
         except Exception as error:
             emit(_failure(name, error, bundle, started))
             continue
-        done = time.perf_counter()
+        described = time.perf_counter()
+        swept = sum(sweep)
+        probe_ms = {
+            "load": _ms(loaded - started - swept),
+            "parameters": _ms(described - loaded + swept),
+            "audio": None,
+        }
         emit(
             {
                 "event": "result",
                 "class": name,
                 "status": "ok",
                 "plugin": record,
-                "load_ms": round((loaded - started) * 1000, 3),
-                "describe_ms": round((done - loaded) * 1000, 3),
+                "probe_ms": probe_ms,
             }
         )
+        if audio:
+            # From here on a crash or hang is the plugin failing to process, not to load.
+            emit({"event": "processing", "class": name})
+            facts = check_plugin(plugin, bool(record["is_instrument"]))
+            facts["audio_ms"] = _ms(time.perf_counter() - described)
+            emit({"event": "checked", "class": name, "facts": facts})
         del plugin
+
+
+def check_plugin(plugin: Any, instrument: bool) -> dict[str, Any]:
+    """What a host must know before inserting the plugin: channels, latency, audio, state."""
+    channels = supported_channels(plugin)
+    return {
+        "channels": channels,
+        "audio_check": audio_check(plugin, channels, instrument),
+        # Read after processing: many plugins settle their latency when first prepared.
+        "latency_samples": int(plugin.reported_latency_samples),
+        "state": state_check(plugin),
+    }
+
+
+def _time_parameter_sweeps(pedalboard: Any) -> list[float]:
+    """Time pedalboard's per-parameter range sweep (inside the plugin's constructor).
+
+    Returns the list the durations accumulate in; empty if pedalboard's internals moved.
+    """
+    spent: list[float] = []
+    wrapper_class = getattr(pedalboard._pedalboard, "AudioProcessorParameter", None)
+    if wrapper_class is None:
+        return spent
+    original = wrapper_class.__init__
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    wrapper_class.__init__ = timed  # This process is disposable; nobody else sees the patch.
+    return spent
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
 
 
 def describe_plugin(plugin: Any) -> dict[str, Any]:
@@ -124,11 +190,13 @@ def describe_parameter(key: str, parameter: Any) -> dict[str, Any]:
         "automatable": bool(parameter.is_automatable),
         "values": values,
         "values_truncated": truncated,
+        "range_problem": range_problem(parameter),
+        "samples": text_samples(parameter),
     }
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and value != value:  # NaN has no JSON form.
+    if isinstance(value, float) and not math.isfinite(value):  # NaN and inf have no JSON form.
         return None
     if isinstance(value, bool | int | float | str) or value is None:
         return value

@@ -1,0 +1,140 @@
+"""Child side: what a host must know before it inserts a plugin, measured on the loaded plugin.
+
+Runs in the probe process only (imports nothing of pluginary). Each check is plain data out:
+the channel counts ``process()`` accepts, the reported latency, a short audio check (does it
+produce finite, non-silent output?), whether its state round-trips, and per-parameter range
+problems and display-text samples.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+CHANNEL_COUNTS = (1, 2, 4, 6, 8)
+SAMPLE_RATE = 48_000
+CHECK_FRAMES = 4_800  # 100 ms at 48 kHz.
+SILENCE = 1e-6  # -120 dBFS: quieter than any real output.
+SAMPLE_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# JUCE reports 0x7fffffff steps for a continuous parameter; that is "continuous", not suspect.
+CONTINUOUS_STEPS = 0x7FFFFFFF
+SUSPECT_STEPS = 1_000_000
+
+
+def supported_channels(plugin: Any) -> list[int]:
+    """The channel counts among 1, 2, 4, 6, 8 for which ``process()`` accepts a buffer."""
+    import numpy as np
+
+    accepted = []
+    for count in CHANNEL_COUNTS:
+        try:
+            plugin.process(np.zeros((count, 64), dtype=np.float32), SAMPLE_RATE)
+        except Exception:  # pedalboard's "does not support N-channel output", or any refusal.
+            continue
+        accepted.append(count)
+    return accepted
+
+
+def audio_check(plugin: Any, channels: list[int], instrument: bool) -> dict[str, Any]:
+    """Process 100 ms of noise (a MIDI note for an instrument); judge the output."""
+    import numpy as np
+
+    result: dict[str, Any] = {"ok": False, "peak": None, "non_finite": False, "silent": None}
+    if not channels:
+        result["error"] = "accepts no buffer of 1, 2, 4, 6 or 8 channels"
+        return result
+    count = channels[0]
+    try:
+        plugin.reset()
+        if instrument:
+            note = [([0x90, 60, 100], 0.0), ([0x80, 60, 0], 0.05)]
+            output = plugin(
+                note,
+                duration=CHECK_FRAMES / SAMPLE_RATE,
+                sample_rate=SAMPLE_RATE,
+                num_channels=count,
+            )
+        else:
+            noise = np.random.default_rng(0).uniform(-0.5, 0.5, (count, CHECK_FRAMES))
+            output = plugin.process(noise.astype(np.float32), SAMPLE_RATE)
+    except Exception as error:
+        result["error"] = str(error) or type(error).__name__
+        return result
+    finite = np.isfinite(output)
+    result["non_finite"] = not bool(finite.all())
+    peak = float(np.abs(output[finite]).max()) if finite.any() else 0.0
+    result["peak"] = round(peak, 9)
+    result["silent"] = peak < SILENCE
+    result["ok"] = not result["non_finite"]
+    return result
+
+
+def state_check(plugin: Any) -> dict[str, Any]:
+    """Whether ``raw_state`` can be read and written back, and its size in bytes."""
+    result: dict[str, Any] = {"readable": False, "writable": False, "size": None}
+    try:
+        state = plugin.raw_state
+    except Exception as error:
+        result["error"] = str(error) or type(error).__name__
+        return result
+    result["readable"] = True
+    result["size"] = len(state)
+    try:
+        # The native property itself: pedalboard's Python __setattr__ would first re-sweep every
+        # parameter's range (hundreds of ms) before it even looks at the attribute's name.
+        _native_property(plugin, "raw_state").__set__(plugin, state)
+    except Exception as error:
+        result["error"] = str(error) or type(error).__name__
+        return result
+    result["writable"] = True
+    return result
+
+
+def _native_property(plugin: Any, name: str) -> Any:
+    for klass in type(plugin).__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    raise AttributeError(name)
+
+
+def range_problem(parameter: Any) -> str | None:
+    """``degenerate``, ``unbounded``, ``suspectSteps`` or None, for one pedalboard parameter."""
+    if parameter.type is float:
+        low, high = parameter.min_value, parameter.max_value
+        if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+            return "unbounded"
+        if low == high:
+            return "degenerate"
+    steps = int(parameter.num_steps)
+    if SUSPECT_STEPS < steps != CONTINUOUS_STEPS:
+        return "suspectSteps"
+    return None
+
+
+def text_samples(parameter: Any) -> list[dict[str, Any]]:
+    """The display text at raw 0, 0.25, 0.5, 0.75 and 1, with the value pedalboard reads."""
+    samples = []
+    for raw in SAMPLE_POINTS:
+        try:
+            text = parameter.get_text_for_raw_value(raw)
+        except Exception:
+            text = None
+        samples.append({"raw": raw, "value": _value_of(parameter, text), "text": text})
+    return samples
+
+
+def _value_of(parameter: Any, text: str | None) -> Any:
+    """The value in the parameter's own terms (pedalboard's ranges), where it has one."""
+    if text is None:
+        return None
+    if parameter.type is float:
+        try:
+            from pedalboard._pedalboard import strip_common_float_suffixes
+
+            value = float(strip_common_float_suffixes(text))
+        except (ValueError, ImportError):
+            return None
+        return value if math.isfinite(value) else None
+    if parameter.type is bool:
+        return text.strip().lower() in ("on", "yes", "true", "enabled")
+    return text
