@@ -1,0 +1,215 @@
+-- Headless tests of the Neovim plugin against the real sidecar and the real plugins:
+--   nvim --headless -u NONE -i NONE -n -c 'luafile editors/neovim/tests/run.lua'
+-- Environment: PLUGINARY_TEST_COMMAND (the sidecar's command, a JSON array), PLUGINARY_TEST_PLUGINS
+-- (the real plugin folder), PLUGINARY_TEST_HANG (a folder holding a bundle that hangs forever).
+
+local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
+local root = vim.fn.fnamemodify(here, ':h')
+local repo = vim.fn.fnamemodify(root, ':h:h')
+vim.opt.runtimepath:prepend(root)
+vim.cmd('runtime plugin/pluginary.lua')
+local pluginary = require('pluginary')
+
+local env = vim.env
+local cmd = env.PLUGINARY_TEST_COMMAND and vim.json.decode(env.PLUGINARY_TEST_COMMAND)
+  or { repo .. '/.venv/bin/pluginary', 'serve' }
+local fixtures = env.PLUGINARY_FIXTURES or (vim.loop.os_homedir() .. '/.cache/pluginary-fixtures')
+local plugins = env.PLUGINARY_TEST_PLUGINS or (fixtures .. '/vst3')
+local hang = env.PLUGINARY_TEST_HANG
+local cache = vim.fn.tempname()
+pluginary.setup({ cmd = cmd, cache_dir = cache, workers = 2 })
+
+local notes = {}
+vim.notify = function(message, level)
+  table.insert(notes, { message = message, level = level or vim.log.levels.INFO })
+end
+
+local function wait(what, condition, ms)
+  if not vim.wait(ms or 20000, condition, 10) then
+    error('timed out waiting for ' .. what, 2)
+  end
+end
+
+local function noted(pattern)
+  for _, note in ipairs(notes) do
+    if note.message:find(pattern) then
+      return note
+    end
+  end
+end
+
+local function request(method, params)
+  local answer
+  pluginary.request(method, params, function(err, result)
+    answer = { err = err, result = result }
+  end)
+  wait(method, function()
+    return answer ~= nil
+  end)
+  return answer.err, answer.result
+end
+
+local tests = {}
+local function test(name, fn)
+  table.insert(tests, { name = name, fn = fn })
+end
+
+test('the commands exist', function()
+  for _, name in ipairs({ 'Scan', 'Resume', 'Cancel', 'Search', 'Show', 'Stop' }) do
+    assert(vim.fn.exists(':Pluginary' .. name) == 2, name)
+  end
+end)
+
+local summary
+test('a scan shows progress and fills the catalogue', function()
+  local values, lines, done = {}, {}, false
+  pluginary.scan({ plugins }, true, {
+    on_progress = function(value)
+      table.insert(values, value)
+      table.insert(lines, pluginary.statusline())
+    end,
+    on_done = function(err, result)
+      assert(not err, err and err.message)
+      summary, done = result, true
+    end,
+  })
+  wait('the scan', function()
+    return done
+  end)
+  local bundles = #vim.fn.glob(plugins .. '/*.vst3', false, true)
+  assert(summary.discovered == bundles, vim.inspect(summary))
+  assert(summary.ok > 0)
+  assert(values[1].kind == 'begin' and values[1].cancellable == true, vim.inspect(values[1]))
+  assert(values[#values].kind == 'end')
+  local reported = vim.tbl_filter(function(line)
+    return line:match('^Pluginary %d+%% %d+/%d+ .+: ok$')
+  end, lines)
+  assert(#reported > 0, vim.inspect(lines))
+  assert(pluginary.statusline() == '', 'the statusline is cleared at the end')
+  assert(noted('^Pluginary: Pluginary scan started$'), vim.inspect(notes))
+  assert(noted('^Pluginary: ' .. bundles .. ' bundles found, ' .. bundles .. ' probed'), vim.inspect(notes))
+  assert(#pluginary.last_change.added == summary.ok + summary.failed)
+  local err, status = request('pluginary/status', nil)
+  assert(not err and status.counts.plugins == summary.ok + summary.failed, vim.inspect(status))
+end)
+
+test(':PluginaryScan! rescans only what changed (nothing)', function()
+  notes = {}
+  vim.cmd('PluginaryScan! ' .. vim.fn.fnameescape(plugins))
+  wait('the rescan', function()
+    return noted('bundles found')
+  end)
+  assert(noted('^Pluginary: %d+ bundles found, 0 probed'), vim.inspect(notes))
+end)
+
+test(':PluginarySearch offers matches through vim.ui.select; the choice is shown', function()
+  local offered
+  vim.ui.select = function(items, opts, on_choice)
+    offered = vim.tbl_map(opts.format_item, items)
+    for _, item in ipairs(items) do
+      if item.name == 'Dragonfly Plate Reverb' then
+        return on_choice(item)
+      end
+    end
+    on_choice(nil)
+  end
+  vim.cmd('PluginarySearch reverb')
+  wait('the plugin buffer', function()
+    return vim.api.nvim_buf_get_name(0):match('^pluginary://')
+  end)
+  assert(vim.tbl_contains(offered, 'Dragonfly Hall Reverb  (Michael Willis and Rob vd Berg, Fx|Reverb|Stereo)'),
+    vim.inspect(offered))
+  local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  local text = table.concat(lines, '\n')
+  assert(lines[1] == 'Dragonfly Plate Reverb', text)
+  assert(text:find('\nName +Units +Range +Default +Values\n'), text)
+  assert(text:find('\nAlgorithm +Nested +Simple, Nested, Tank\n'), text)
+  assert(text:find('\nDry Level +%% +0 … 100 step'), text)
+  assert(vim.bo.buftype == 'nofile' and not vim.bo.modifiable and vim.bo.filetype == 'pluginary')
+end)
+
+test(':PluginaryShow with an unknown id reports the error', function()
+  notes = {}
+  vim.cmd('PluginaryShow vst3.nope.00000000')
+  wait('the error', function()
+    return #notes > 0
+  end)
+  assert(notes[1].message:find("no plugin with id 'vst3.nope.00000000'"), notes[1].message)
+  assert(notes[1].level == vim.log.levels.ERROR)
+end)
+
+test(':PluginaryResume with nothing interrupted says so', function()
+  notes = {}
+  vim.cmd('PluginaryResume')
+  wait('the answer', function()
+    return noted('no interrupted scan')
+  end)
+  assert(noted('no interrupted scan').message == 'Pluginary: there is no interrupted scan to resume')
+end)
+
+test('cancel leaves the scan resumable; resume finishes it', function()
+  if not hang then
+    return 'skip: PLUGINARY_TEST_HANG unset'
+  end
+  -- The real bundles are unchanged, so the one bundle probed is the one that hangs.
+  local outcome
+  pluginary.scan({ plugins, hang }, true, {
+    timeout_seconds = 2,
+    on_progress = function(value)
+      if value.kind == 'report' then
+        vim.cmd('PluginaryCancel')
+      end
+    end,
+    on_done = function(err, result)
+      outcome = { err = err, result = result }
+    end,
+  })
+  local ok = vim.wait(20000, function()
+    return outcome ~= nil
+  end, 10)
+  assert(ok, 'timed out waiting for the cancelled scan: ' .. vim.inspect(notes))
+  assert(outcome.err and outcome.err.code == -32800, vim.inspect(outcome))
+  assert(noted(':PluginaryResume finishes it'))
+  local _, status = request('pluginary/status', nil)
+  assert(status.interrupted, vim.inspect(status))
+
+  -- The resume keeps the scan's own 2 s timeout: the hanging bundle times out.
+  outcome = nil
+  pluginary.resume({
+    on_done = function(err, result)
+      outcome = { err = err, result = result }
+    end,
+  })
+  wait('the resume', function()
+    return outcome ~= nil
+  end)
+  assert(not outcome.err and outcome.result.timedOut == 1, vim.inspect(outcome))
+  _, status = request('pluginary/status', nil)
+  assert(status.interrupted == nil, vim.inspect(status))
+end)
+
+test(':PluginaryStop shuts the sidecar down cleanly', function()
+  vim.cmd('PluginaryStop')
+  wait('the sidecar to exit', function()
+    return pluginary.last_exit ~= nil
+  end, 10000)
+  assert(pluginary.last_exit.code == 0, vim.inspect(pluginary.last_exit))
+end)
+
+local failed = 0
+for _, t in ipairs(tests) do
+  local start = vim.loop.hrtime()
+  local ok, result = pcall(t.fn)
+  local ms = (vim.loop.hrtime() - start) / 1e6
+  if not ok then
+    failed = failed + 1
+    io.stdout:write(string.format('not ok - %s (%.0f ms)\n  %s\n', t.name, ms, tostring(result)))
+  elseif type(result) == 'string' then
+    io.stdout:write(string.format('ok - %s # %s\n', t.name, result))
+  else
+    io.stdout:write(string.format('ok - %s (%.0f ms)\n', t.name, ms))
+  end
+end
+io.stdout:write(string.format('%d tests, %d failed\n', #tests, failed))
+vim.fn.delete(cache, 'rf')
+vim.cmd(failed > 0 and 'cquit 1' or 'qall!')

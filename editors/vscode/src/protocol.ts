@@ -1,0 +1,158 @@
+// The Pluginary protocol's types, as protocol/pluginary.schema.json defines them (camelCase,
+// every result field present, `null` for a missing value).
+
+export type ProgressToken = string | number;
+
+export interface InitializationOptions {
+  cacheDir?: string;
+  workers?: number;
+  timeoutSeconds?: number;
+  folders?: string[];
+}
+
+export interface ScanParams {
+  folders?: string[];
+  onlyFolders?: boolean;
+  rescan?: boolean;
+  retryFailed?: boolean;
+  workers?: number;
+  timeoutSeconds?: number;
+  workDoneToken?: ProgressToken;
+}
+
+export interface ResumeParams {
+  workDoneToken?: ProgressToken;
+}
+
+export interface ScanSummary {
+  scanId: string;
+  discovered: number;
+  probed: number;
+  ok: number;
+  failed: number;
+  timedOut: number;
+  crashed: number;
+  unchanged: number;
+  removed: number;
+  durationMs: number;
+}
+
+export type PluginStatus = 'ok' | 'failed' | 'timeout' | 'crashed';
+
+export interface QueryParams {
+  text?: string;
+  vendor?: string;
+  format?: string;
+  category?: string;
+  kind?: 'effect' | 'instrument';
+  parameter?: string;
+  status?: PluginStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface PluginSummary {
+  id: string;
+  name: string;
+  vendor: string | null;
+  version: string | null;
+  category: string | null;
+  kind: 'effect' | 'instrument' | null;
+  format: string;
+  status: PluginStatus;
+  path: string;
+  className: string | null;
+  parameterCount: number;
+}
+
+export interface QueryResult {
+  plugins: PluginSummary[];
+  total: number;
+  nextCursor: string | null;
+}
+
+export interface Parameter {
+  index: number;
+  name: string;
+  key: string;
+  units: string | null;
+  type: 'float' | 'bool' | 'str' | string;
+  min: number | null;
+  max: number | null;
+  step: number | null;
+  approximateStep: number | null;
+  defaultRaw: number | null;
+  defaultText: string | null;
+  pluginDefaultRaw: number | null;
+  boolean: boolean;
+  discrete: boolean;
+  numSteps: number;
+  automatable: boolean;
+  values: unknown[] | null;
+  valuesTruncated: boolean;
+}
+
+export interface PluginRecord extends PluginSummary {
+  identifier: string | null;
+  error: string | null;
+  diagnosis: string | null;
+  signal: string | null;
+  exitCode: number | null;
+  outputTail: string;
+  durationMs: number | null;
+  scanId: string;
+  scannedAt: number;
+  parameters: Parameter[];
+}
+
+export interface Status {
+  version: string;
+  cache: { root: string; catalog: string; journal: string; ignoreList: string };
+  counts: {
+    plugins: number;
+    bundles: number;
+    byStatus: Record<string, number>;
+    byKind: Record<string, number>;
+  };
+  running: {
+    scanId: string | null;
+    pid: number | null;
+    host: string | null;
+    done: number | null;
+    total: number | null;
+    message: string | null;
+  } | null;
+  interrupted: {
+    scanId: string;
+    state: 'probing' | 'settled';
+    startedAt: number;
+    roots: string[];
+    done: number;
+    total: number;
+  } | null;
+  lastScan: ScanSummary | null;
+}
+
+export interface CatalogChanged {
+  added: string[];
+  updated: string[];
+  removed: string[];
+}
+
+export const Method = {
+  scan: 'pluginary/scan',
+  resume: 'pluginary/resume',
+  query: 'pluginary/query',
+  plugin: 'pluginary/plugin',
+  status: 'pluginary/status',
+  catalogChanged: 'pluginary/catalogChanged',
+} as const;
+
+export const ErrorCode = {
+  InvalidParams: -32602,
+  RequestCancelled: -32800,
+  ScanInProgress: 1001,
+  NothingToResume: 1002,
+  PluginNotFound: 1003,
+  StorageError: 1004,
+} as const;
