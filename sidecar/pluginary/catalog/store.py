@@ -27,8 +27,12 @@ def _schema() -> str:
 
 
 def open_catalog(path: Path) -> tuple[sqlite3.Connection, str | None]:
-    """Open the catalogue for writing; a damaged one is moved aside and rebuilt (see message)."""
-    return open_database(path, _schema(), SCHEMA_VERSION, what="catalogue")
+    """Open the catalogue for writing; a damaged one is moved aside and rebuilt (see message).
+
+    Damage is looked for page by page (``quick_check``), not only in the header: a catalogue
+    with one bad page would otherwise plan every bundle "unchanged" and never be repaired.
+    """
+    return open_database(path, _schema(), SCHEMA_VERSION, what="catalogue", check=True)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Each handler decodes its params (``wire``), makes one domain call, and encodes t
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Generator
@@ -21,6 +22,7 @@ from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
+    JsonRpcParseError,
     JsonRpcServerNotInitialized,
 )
 from pygls.lsp.server import LanguageServer
@@ -34,6 +36,7 @@ from pluginary.paths import cache_paths
 from pluginary.scanner.engine import Scanner
 from pluginary.server import wire
 from pluginary.server.errors import mapped
+from pluginary.server.framing import DamagedFrame
 from pluginary.server.reads import read_catalog
 from pluginary.server.scans import ScanRunner
 from pluginary.server.settings import Settings
@@ -53,6 +56,46 @@ class PluginaryProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initialize_received = False
+
+    def receive(self, frame: bytes | DamagedFrame) -> None:
+        """One frame from the host: parse it, check its envelope, and hand it on.
+
+        As JSON-RPC 2.0 has it, what is not JSON is answered ParseError and what is not a
+        JSON-RPC message InvalidRequest, with the message's id if it has a usable one, else null.
+        """
+        if isinstance(frame, DamagedFrame):
+            self._refuse(None, JsonRpcParseError(f"a damaged frame: {frame.reason}"))
+            return
+        try:
+            data = json.loads(frame, parse_constant=_not_json)
+        except (ValueError, RecursionError) as error:
+            self._refuse(None, JsonRpcParseError(f"not JSON: {error}"))
+            return
+        problem = envelope_problem(data)
+        if problem is not None:
+            envelope = data if isinstance(data, dict) else {}
+            if "result" in envelope or "error" in envelope:
+                logger.warning("ignored a malformed response from the host: %s", problem)
+                return
+            msg_id = envelope.get("id")
+            self._refuse(msg_id if usable_id(msg_id) else None, JsonRpcInvalidRequest(problem))
+            return
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException:
+            return  # Answered (a request) or logged (a notification) by structure_message.
+        try:
+            self.handle_message(message)
+        except Exception:
+            # pygls answers a request's failures itself; anything else is a bug, not a reason to
+            # drop the host: log it with its traceback and read on.
+            logger.exception("could not handle a message from the host")
+
+    def _refuse(self, msg_id: int | str | None, error: JsonRpcException) -> None:
+        logger.warning("refused a message from the host: %s", error.message)
+        # Written by hand: the converter would drop the null id JSON-RPC requires here.
+        response = {"jsonrpc": "2.0", "id": msg_id}
+        self._send_data({**response, "error": {"code": error.code, "message": error.message}})
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         """pygls's decoding; a request whose params do not fit gets InvalidParams, not silence."""
@@ -94,6 +137,9 @@ class PluginaryProtocol(LanguageServerProtocol):
             late = JsonRpcInvalidRequest(f"{method} after shutdown")
             self._send_response(message.id, error=late.to_response_error())
             return
+        elif method == types.CANCEL_REQUEST and not usable_id(_cancelled_id(message)):
+            logger.warning("ignored $/cancelRequest: its id is not an integer or a string")
+            return
         super().handle_message(message)
 
     @lsp_method(types.INITIALIZE)
@@ -112,6 +158,36 @@ class PluginaryProtocol(LanguageServerProtocol):
         return result
 
 
+def _not_json(constant: str) -> Any:
+    """Python reads NaN and Infinity; JSON has neither, and no field here can take them."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _cancelled_id(message: RPCMessage) -> Any:
+    return getattr(getattr(message, "params", None), "id", None)
+
+
+def usable_id(value: Any) -> bool:
+    """Whether a message id is one LSP allows: an integer or a string."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def envelope_problem(data: Any) -> str | None:
+    """What makes ``data`` no JSON-RPC 2.0 message, or None if it is one."""
+    if not isinstance(data, dict):
+        kind = "an array" if isinstance(data, list) else f"a {type(data).__name__} value"
+        return f"a message must be a JSON object, not {kind}"
+    if data.get("jsonrpc") != "2.0":
+        return 'a message must have "jsonrpc": "2.0"'
+    if "id" in data and not usable_id(data["id"]):
+        return "a message id must be an integer or a string"
+    if "method" in data and not isinstance(data["method"], str):
+        return "a method must be a string"
+    if "method" not in data and ("id" not in data or not {"result", "error"} & data.keys()):
+        return "neither a request, a notification nor a response"
+    return None
+
+
 class PluginaryServer(LanguageServer):
     """The stdio sidecar; :func:`pluginary.server.main.serve` runs it."""
 
@@ -127,6 +203,11 @@ class PluginaryServer(LanguageServer):
         self.tasks: TaskGroup | None = None
         self._runner: ScanRunner | None = None
         self.shut_down = False
+
+    def receive(self, frame: bytes | DamagedFrame) -> None:
+        """Hand one frame from the host to the protocol."""
+        assert isinstance(self.protocol, PluginaryProtocol)
+        self.protocol.receive(frame)
 
     @property
     def configured(self) -> bool:

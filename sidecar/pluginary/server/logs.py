@@ -43,9 +43,12 @@ def message_type(level: int) -> MessageType:
 
 
 def _not_an_answered_error(record: logging.LogRecord) -> bool:
-    # pygls logs a traceback for every error response; ours are answers, already logged if
-    # unexpected (see server/errors.py), so those tracebacks are noise.
-    return not (record.exc_info and isinstance(record.exc_info[1], JsonRpcException))
+    # pygls logs a traceback for every error response, and for every message whose params do not
+    # fit their type; ours are answers (InvalidParams, see app.py), already logged if unexpected
+    # (see server/errors.py), so those tracebacks are noise.
+    if record.exc_info and isinstance(record.exc_info[1], JsonRpcException):
+        return False
+    return not str(record.msg).startswith("Unable to deserialize message")
 
 
 def setup_logging(server: LanguageServer, loop: asyncio.AbstractEventLoop) -> None:

@@ -1,27 +1,28 @@
 """Running the sidecar on stdio: the frames channel, the read loop, and a clean exit.
 
 pygls's own ``start_io`` swallows the exit code and reads stdin from a pool thread that keeps the
-process alive after ``exit`` until the host closes the pipe. So this module runs pygls's read
-loop (``run_async``) itself, on a non-blocking stdin pipe, inside one anyio task group that owns
-every scan; on ``exit``, end of input or SIGTERM it stops the scan (which leaves the journal
-resumable and kills the probes), then returns LSP's exit code: 0 after ``shutdown``, else 1.
+process alive after ``exit`` until the host closes the pipe, and its frame reader trusts its
+input (see ``framing``). So this module runs its own read loop on a non-blocking stdin pipe,
+inside one anyio task group that owns every scan; on ``exit``, end of input or SIGTERM it stops
+the scan (which leaves the journal resumable and kills the probes), then returns LSP's exit
+code: 0 after ``shutdown``, else 1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
+import stat
 import sys
-import threading
+from collections.abc import Awaitable
 from typing import BinaryIO
 
 import anyio
-from pygls.io_ import StdinAsyncReader, run_async
 
 from pluginary.server.app import PluginaryServer, create_server
+from pluginary.server.framing import FrameReader, Read
 from pluginary.server.logs import setup_logging
 
 
@@ -72,24 +73,17 @@ async def _serve(server: PluginaryServer, stdin: BinaryIO, frames: BinaryIO) -> 
     setup_logging(server, loop)
     host = HostWriter(frames)
     server.protocol.set_writer(host)
-    reader = await _stdin_reader(stdin, server)
+    reader = FrameReader(await _stdin_reader(stdin, server))
     async with anyio.create_task_group() as tasks:
         server.tasks = tasks
         with anyio.CancelScope() as reading:
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.add_signal_handler(signum, reading.cancel)
             try:
-                await run_async(
-                    stop_event=threading.Event(),
-                    reader=reader,
-                    protocol=server.protocol,
-                    logger=logging.getLogger("pygls.io_"),
-                    error_handler=server.report_server_error,
-                )
+                while (frame := await reader.next()) is not None:
+                    server.receive(frame)
             except SystemExit:
                 pass  # `exit`: pygls has closed stdout and asks the process to end.
-            except asyncio.IncompleteReadError:
-                pass  # The host went away in the middle of a frame.
         host.open = False  # Nobody is listening any more (or will be, after `exit`).
         if server.configured:
             await server.runner.stop()
@@ -97,15 +91,17 @@ async def _serve(server: PluginaryServer, stdin: BinaryIO, frames: BinaryIO) -> 
     return 0 if server.shut_down else 1
 
 
-async def _stdin_reader(
-    stdin: BinaryIO, server: PluginaryServer
-) -> asyncio.StreamReader | StdinAsyncReader:
+async def _stdin_reader(stdin: BinaryIO, server: PluginaryServer) -> Read:
     """A non-blocking reader on stdin, so no thread is left blocked in ``read`` at exit."""
     loop = asyncio.get_running_loop()
+    mode = os.fstat(stdin.fileno()).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and stdin.isatty())):
+        # A regular file (a replayed session) or /dev/null cannot be polled (epoll refuses
+        # them); read it in a thread instead: it ends by itself at the end of the file.
+        def read(count: int) -> Awaitable[bytes]:
+            return loop.run_in_executor(server.thread_pool, stdin.read1, count)  # type: ignore[attr-defined]
+
+        return read
     reader = asyncio.StreamReader()
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-    except ValueError:
-        # A regular file (a replayed session) cannot be a pipe; it ends by itself.
-        return StdinAsyncReader(stdin, server.thread_pool)
-    return reader
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    return reader.read

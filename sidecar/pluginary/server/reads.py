@@ -15,7 +15,7 @@ from typing import TypeVar
 import anyio
 
 from pluginary.errors import StorageError
-from pluginary.storage import connect
+from pluginary.storage import connect, is_damage
 
 T = TypeVar("T")
 
@@ -32,13 +32,19 @@ def read_catalog_sync(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
         # and answers the same way before the first scan as after it.
         db = connect(path, readonly=True) if path.exists() else _empty_catalog()
     except sqlite3.Error as error:
-        raise StorageError(f"cannot open the catalogue {path}: {error}", path=str(path)) from error
+        raise _unreadable("open", path, error) from error
     try:
         return read(db)
     except sqlite3.DatabaseError as error:
-        raise StorageError(f"cannot read the catalogue {path}: {error}", path=str(path)) from error
+        raise _unreadable("read", path, error) from error
     finally:
         db.close()
+
+
+def _unreadable(what: str, path: Path, error: sqlite3.Error) -> StorageError:
+    # Reads never repair (they hold no lock); a scan moves a damaged catalogue aside.
+    hint = "; the next scan moves it aside and rebuilds it" if is_damage(error) else ""
+    return StorageError(f"cannot {what} the catalogue {path}: {error}{hint}", path=str(path))
 
 
 def _empty_catalog() -> sqlite3.Connection:

@@ -24,6 +24,7 @@ from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResul
 from pluginary.scanner.engine import ProgressCallback, Scanner
 from pluginary.server.errors import describe
 from pluginary.server.progress import ProgressToken, ScanReporter, open_reporter
+from pluginary.server.status import InterruptedScan, peek_journal
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,16 @@ class ScanRunner:
     def settle(self) -> None:
         """Start committing a scan that finished probing but died before its commit (once)."""
         if self._settle is None:
-            self._settle = self._start(lambda _: self.scanner.complete_settled(), None)
+            self._settle = self._start(self._complete_settled, None)
+
+    async def _complete_settled(self, progress: ProgressCallback) -> ScanResult | None:
+        # Completing takes the scan lock; looked at first without it, so that a sidecar
+        # starting next to another one does not refuse that one's scans for nothing.
+        found = await anyio.to_thread.run_sync(peek_journal, self.scanner.paths)
+        if found is None or (isinstance(found, InterruptedScan) and found.state != "settled"):
+            return None
+        # A settled scan to commit, or a journal to move aside (and say so).
+        return await self.scanner.complete_settled()
 
     async def settled(self) -> None:
         """Wait until a pending commit from before this sidecar started is done."""
@@ -137,13 +147,18 @@ class ScanRunner:
     def _conclude(self, job: _Job, reporter: ScanReporter | None) -> None:
         """Tell the client how the job ended: catalogue change, then the progress's end."""
         if job.result is not None:
+            # The log says what was committed, also for the commit completed at start-up.
+            summary = job.result.summary
+            logger.info("scan %s committed: %s", summary.scan_id, outcome(summary))
             self._on_commit(job.result.change)
         elif job is self._settle and isinstance(job.error, ScanInProgress):
             logger.info("not completing pending commits: %s", describe(job.error))
         elif job is self._settle and job.error is not None:
             bug = None if isinstance(job.error, PluginaryError) else job.error
             logger.warning(
-                "could not complete an earlier scan's commit: %s", job.error, exc_info=bug
+                "could not look for an earlier scan's unfinished commit: %s",
+                job.error,
+                exc_info=bug,
             )
         if reporter is None:
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,11 @@ from pluginary.catalog.store import read_meta
 from pluginary.models import CatalogCounts, ScanSummary
 from pluginary.paths import CachePaths
 from pluginary.scanner.engine import Scanner
+from pluginary.scanner.journal import SCHEMA_VERSION as JOURNAL_VERSION
 from pluginary.scanner.journal import Journal
 from pluginary.scanner.lock import lock_holder
 from pluginary.server.reads import read_catalog_sync
+from pluginary.storage import connect
 
 
 @dataclass(frozen=True)
@@ -114,16 +117,43 @@ def _catalog(paths: CachePaths) -> tuple[CatalogCounts, ScanSummary | None]:
 
 
 def _interrupted(paths: CachePaths) -> InterruptedScan | None:
+    """The journal's scan, read without writing: repairing the journal is a scan's job.
+
+    Status holds no lock, so it must not create, migrate or move aside a journal that a scan
+    starting at this moment may be opening; a journal it cannot read shows no interrupted scan.
+    """
+    found = peek_journal(paths)
+    return found if isinstance(found, InterruptedScan) else None
+
+
+def peek_journal(paths: CachePaths) -> InterruptedScan | str | None:
+    """The journal's scan, read without writing; None if there is none to read.
+
+    A journal that cannot be read as this version's journal is ``"unusable"``: the next holder
+    of the scan lock moves it aside.
+    """
     if not paths.journal.exists():
         return None
-    journal, _ = Journal.open(paths.journal)
     try:
+        db = connect(paths.journal, readonly=True)
+    except sqlite3.Error:
+        return "unusable"
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version == 0 and tables == 0:
+            return None  # Just created: nothing in it yet.
+        if version != JOURNAL_VERSION:
+            return "unusable"
+        journal = Journal(db, paths.journal)
         plan = journal.current()
         if plan is None:
             return None
         progress = journal.progress(plan.id)
+    except (sqlite3.Error, ValueError):
+        return "unusable"  # Damaged (or half-written JSON).
     finally:
-        journal.close()
+        db.close()
     return InterruptedScan(
         scan_id=plan.id,
         state=plan.state,

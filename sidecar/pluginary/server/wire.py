@@ -262,11 +262,23 @@ def _convert(key: str, raw: Any, hint: Any) -> Any:
     expected = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     if hint is float and isinstance(raw, int | float) and not isinstance(raw, bool):
         return float(raw)
+    if hint is str and isinstance(raw, str) and not _is_unicode(raw):
+        # JSON's \ud800 escapes can smuggle in lone surrogates, which no file name, SQLite
+        # string or UTF-8 text can hold.
+        raise InvalidParams(f"field {key!r} must be valid Unicode (it holds a lone surrogate)", key)
     if hint in expected and isinstance(raw, hint) and (hint is bool or not isinstance(raw, bool)):
         return raw
     if hint in expected:
         raise InvalidParams(f"field {key!r} must be {expected[hint]}, not {_json_type(raw)}", key)
     raise TypeError(f"the wire cannot decode {hint!r} (field {key!r})")
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: Any) -> str:
@@ -319,8 +331,15 @@ def status_params(params: Any) -> None:
 
 
 def _token(extras: dict[str, Any]) -> ProgressToken | None:
-    token = extras.get(WORK_DONE_TOKEN)
-    if token is None or (isinstance(token, int | str) and not isinstance(token, bool)):
+    if WORK_DONE_TOKEN not in extras:
+        return None
+    token = extras[WORK_DONE_TOKEN]
+    if isinstance(token, str) and not _is_unicode(token):
+        raise InvalidParams(
+            f"field {WORK_DONE_TOKEN!r} must be valid Unicode (it holds a lone surrogate)",
+            field=WORK_DONE_TOKEN,
+        )
+    if isinstance(token, int | str) and not isinstance(token, bool):
         return token
     raise InvalidParams(
         f"field {WORK_DONE_TOKEN!r} must be an integer or a string, not {_json_type(token)}",
