@@ -146,11 +146,6 @@ def test_a_read_only_cache_answers_reads_and_refuses_scans_clearly(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scanner/lock.py: a scan.lock the sidecar cannot open raises PermissionError, which"
-    " the host gets as InternalError (-32603) instead of StorageError (1004)",
-)
 def test_a_read_only_scan_lock_is_a_storage_error(
     launch: Launch, folder: Callable[..., Path], read_only: Callable[[Path, bool], None]
 ) -> None:

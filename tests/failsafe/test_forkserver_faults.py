@@ -19,12 +19,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scanner/forkserver.py: a probe ending after the scanner died makes report() raise"
-    " BrokenPipeError; the fork server dies with a traceback on the sidecar's stderr and skips"
-    " shutdown(), which kills the remaining probe groups and escaped processes",
-)
 def test_a_broken_report_pipe_ends_the_fork_server_quietly(
     misbehaving_plugins: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -139,12 +139,6 @@ def test_a_sidecar_with_nothing_to_commit_takes_no_lock_at_start(launch: Launch)
     assert sidecar.shutdown() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scanner/engine.py: Scanner.resume takes the lock as scan id 'resume' (and"
-    " complete_settled as 'commit'), so another sidecar's status and ScanInProgress name"
-    " 'resume' instead of the scan being resumed",
-)
 def test_a_resume_in_another_sidecar_is_named_by_its_scan_id(
     launch: Launch, folder: Callable[..., Path], misbehaving_plugins: dict[str, Path]
 ) -> None:

@@ -13,7 +13,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -34,7 +34,7 @@ from pluginary.scanner.discovery import discover, standard_folders, supported_fo
 from pluginary.scanner.ignorelist import load_ignore_list
 from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeRun
-from pluginary.scanner.lock import scan_lock
+from pluginary.scanner.lock import HeldLock, scan_lock
 from pluginary.scanner.moduleinfo import ModuleInfoError, read_module_info
 
 P = ParamSpec("P")
@@ -98,12 +98,13 @@ class Scanner:
     async def resume(self, progress: ProgressCallback | None = None) -> ScanResult:
         """Finish the interrupted scan in the journal: probe what is pending, then commit."""
         started = time.perf_counter()
-        with self._locked("resume"):
+        with self._locked("resume") as lock:
             journal = await self._open_journal()
             try:
                 plan = await self._in_thread(journal.current)
                 if plan is None:
                     raise NothingToResume("there is no interrupted scan to resume")
+                lock.name(plan.id)  # Others see the scan being resumed, not "resume".
                 blamed = await self._in_thread(journal.recover, plan.id)
                 for task in blamed:
                     self.log(f"{task.bundle} took the scanner down twice; recorded as crashed")
@@ -113,10 +114,10 @@ class Scanner:
 
     async def complete_settled(self) -> ScanResult | None:
         """Commit a scan that finished probing but died before its commit, if there is one."""
-        with self._locked("commit"):
+        with self._locked("commit") as lock:
             journal = await self._open_journal()
             try:
-                return await self._commit_settled(journal)
+                return await self._commit_settled(journal, lock)
             finally:
                 await self._in_thread(journal.close)
 
@@ -132,7 +133,7 @@ class Scanner:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _locked(self, scan_id: str) -> Any:
+    def _locked(self, scan_id: str) -> AbstractContextManager[HeldLock]:
         try:
             self.paths.ensure()
         except OSError as error:
@@ -257,14 +258,12 @@ class Scanner:
 
         async with self.launcher(self.paths.probes) as launcher:
             await self._in_thread(report, "starting")
-            recorded = 0
+            counts = _ProbeCounts()
             # Follow-up tasks (classes a crash left undone) appear as pending: go round again.
             while pending := await self._in_thread(journal.pending, plan.id):
                 started = time.perf_counter()
                 try:
-                    recorded = await self._probe_batch(
-                        journal, launcher, pending, options, report, recorded
-                    )
+                    await self._probe_batch(journal, launcher, pending, options, report, counts)
                 finally:
                     with anyio.CancelScope(shield=True):
                         elapsed = (time.perf_counter() - started) * 1000
@@ -277,9 +276,9 @@ class Scanner:
         tasks: list[Task],
         options: ScanOptions,
         report: Callable[[str], None],
-        recorded: int,
-    ) -> int:
-        """Probe ``tasks`` with ``options.workers`` probes at a time; return results recorded."""
+        counts: _ProbeCounts,
+    ) -> None:
+        """Probe ``tasks`` with ``options.workers`` probes at a time."""
         send, receive = anyio.create_memory_object_stream[Task](len(tasks))
         for task in tasks:
             send.send_nowait(task)
@@ -287,11 +286,11 @@ class Scanner:
         in_flight: set[int] = set()
 
         async def worker() -> None:
-            nonlocal recorded
             async for task in receive:
                 await self._in_thread(journal.start, task.id)
                 in_flight.add(task.id)
-                fault_point("probe:started", len(in_flight))
+                counts.started += 1
+                fault_point("probe:started", counts.started)
                 run = await launcher.probe(
                     task.id,
                     task.bundle,
@@ -303,8 +302,8 @@ class Scanner:
                 state, records, follow_ups = interpret(task, run, options.timeout_seconds)
                 await self._in_thread(journal.settle, task, state, records, follow_ups)
                 in_flight.discard(task.id)
-                recorded += 1
-                fault_point("probe:after-result", recorded)
+                counts.recorded += 1
+                fault_point("probe:after-result", counts.recorded)
                 await self._in_thread(report, _describe(task, records))
 
         workers = options.workers or os.cpu_count() or 1
@@ -317,12 +316,15 @@ class Scanner:
             if in_flight:
                 with anyio.CancelScope(shield=True):
                     await self._in_thread(journal.requeue, sorted(in_flight))
-        return recorded
 
-    async def _commit_settled(self, journal: Journal) -> ScanResult | None:
+    async def _commit_settled(
+        self, journal: Journal, lock: HeldLock | None = None
+    ) -> ScanResult | None:
         plan = await self._in_thread(journal.current)
         if plan is None or plan.state != "settled":
             return None
+        if lock is not None:
+            lock.name(plan.id)
         self.log(f"completing the commit of scan {plan.id}, which finished probing earlier")
         return await self._commit(journal, plan.id, time.perf_counter())
 
@@ -371,6 +373,14 @@ class Scanner:
             db.close()
         journal.retire(scan_id)
         return ScanResult(summary=summary, change=change)
+
+
+@dataclasses.dataclass
+class _ProbeCounts:
+    """Probes started and results journaled in this run, for the fault points."""
+
+    started: int = 0
+    recorded: int = 0
 
 
 def _last_word(results: list[Any]) -> list[Record]:

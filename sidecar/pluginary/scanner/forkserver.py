@@ -58,8 +58,12 @@ class ForkServer:
 
     def report(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message) + "\n").encode()
-        while data:
-            data = data[os.write(self.report_fd, data) :]
+        try:
+            while data:
+                data = data[os.write(self.report_fd, data) :]
+        except BrokenPipeError:
+            # The scanner is gone: nobody reads reports any more. Stop (and clean up) instead.
+            self.stopping = True
 
     def serve(self) -> None:
         selector = selectors.DefaultSelector()

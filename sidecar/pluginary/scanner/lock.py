@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pluginary.errors import ScanInProgress
+from pluginary.errors import ScanInProgress, StorageError
 
 
 def read_owner(path: Path) -> dict[str, Any] | None:
@@ -44,10 +44,35 @@ def lock_holder(path: Path) -> dict[str, Any] | None:
     return None
 
 
+class HeldLock:
+    """The scan lock while it is held; ``name`` changes the scan id it shows other processes."""
+
+    def __init__(self, fd: int, owner: dict[str, Any]) -> None:
+        self._fd = fd
+        self._owner = owner
+        self._write()
+
+    def name(self, scan_id: str) -> None:
+        self._owner["scanId"] = scan_id
+        self._write()
+
+    def _write(self) -> None:
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps(self._owner).encode(), 0)
+
+
 @contextlib.contextmanager
-def scan_lock(path: Path, scan_id: str) -> Iterator[None]:
-    """Hold the cache's scan lock for the duration of the block, or raise ScanInProgress."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def scan_lock(path: Path, scan_id: str) -> Iterator[HeldLock]:
+    """Hold the cache's scan lock for the duration of the block, or raise ScanInProgress.
+
+    A lock file that cannot be opened (a read-only cache) raises StorageError.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise StorageError(
+            f"cannot take the scan lock {path}: {error.strerror or error}", path=str(path)
+        ) from error
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -64,10 +89,8 @@ def scan_lock(path: Path, scan_id: str) -> Iterator[None]:
             "scanId": scan_id,
             "startedAt": time.time(),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode(), 0)
         try:
-            yield
+            yield HeldLock(fd, owner)
         finally:
             os.ftruncate(fd, 0)
     finally:
