@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -137,7 +136,7 @@ def _insert_bundle(
         (bundle.real_path, bundle.path, bundle.format, bundle.fingerprint, outcome, scan_id, now),
     )
     ids: list[str] = []
-    for class_name, status, record in _dedupe(bundle.records):
+    for class_name, status, record in latest_records(bundle.records):
         ident = plugin_id(bundle.format, bundle.real_path, class_name)
         parameters = record.get("parameters") or []
         cursor = db.execute(
@@ -216,7 +215,7 @@ def _insert_bundle(
     return ids
 
 
-def _dedupe(
+def latest_records(
     records: list[tuple[str | None, str, dict[str, Any]]],
 ) -> list[tuple[str | None, str, dict[str, Any]]]:
     """One record per class: the last word on a class (a retry's outcome) wins."""
@@ -224,18 +223,3 @@ def _dedupe(
     for record in records:
         by_class[record[0]] = record
     return list(by_class.values())
-
-
-def group_by_bundle(
-    rows: Iterable[tuple[str, str, str, str, str | None, str, dict[str, Any]]],
-) -> list[CommitBundle]:
-    """(path, real path, format, fingerprint, class, status, record) rows -> bundles."""
-    grouped: dict[str, CommitBundle] = {}
-    records: dict[str, list[tuple[str | None, str, dict[str, Any]]]] = defaultdict(list)
-    for path, real_path, fmt, fingerprint, class_name, status, record in rows:
-        grouped.setdefault(real_path, CommitBundle(path, real_path, fmt, fingerprint, []))
-        records[real_path].append((class_name, status, record))
-    return [
-        CommitBundle(b.path, b.real_path, b.format, b.fingerprint, records[b.real_path])
-        for b in grouped.values()
-    ]

@@ -24,6 +24,7 @@ from pluginary.catalog.store import (
     bundle_states,
     commit_scan,
     committed_scan_id,
+    latest_records,
     open_catalog,
 )
 from pluginary.errors import NothingToResume, StorageError
@@ -346,7 +347,9 @@ class Scanner:
             bundles[result.real_path].records.append(
                 (result.class_name, result.status, result.record)
             )
-        statuses = [status for _, status, _ in _last_word(results)]
+        statuses = [
+            status for bundle in bundles.values() for _, status, _ in latest_records(bundle.records)
+        ]
         summary = ScanSummary(
             scan_id=scan_id,
             discovered=plan.discovered,
@@ -381,18 +384,6 @@ class _ProbeCounts:
 
     started: int = 0
     recorded: int = 0
-
-
-def _last_word(results: list[Any]) -> list[Record]:
-    """One status per plugin: the latest result for each (bundle, class)."""
-    latest: dict[tuple[str, str | None], Record] = {}
-    for result in results:
-        latest[(result.real_path, result.class_name)] = (
-            result.class_name,
-            result.status,
-            result.record,
-        )
-    return list(latest.values())
 
 
 def _describe(task: Task, records: list[Record]) -> str:
