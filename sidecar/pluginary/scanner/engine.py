@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeRun
 from pluginary.scanner.lock import HeldLock, scan_lock
 from pluginary.scanner.moduleinfo import ModuleInfoError, read_module_info
+from pluginary.storage import connect
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -126,9 +128,15 @@ class Scanner:
         """The scan the journal holds, if any (without taking the lock; for status)."""
         if not self.paths.journal.exists():
             return None
-        journal, _ = Journal.open(self.paths.journal)
+        # Read-only: a reader without the lock must never create or move the journal.
+        try:
+            journal = Journal(connect(self.paths.journal, readonly=True), self.paths.journal)
+        except sqlite3.Error:
+            return None
         try:
             return journal.current()
+        except sqlite3.Error:
+            return None  # Not created yet, or damaged: the next scan deals with it.
         finally:
             journal.close()
 
