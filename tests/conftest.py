@@ -8,8 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The misbehaving native bundles (segfault, hang, noise, grandchild), built with gcc at test time.
-pytest_plugins = ["native_bundles"]
+# Misbehaving test bundles built at test time: bare shared objects (gcc) and DPF plugins (g++).
+pytest_plugins = ["native_bundles", "dpf_bundles"]
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ def describe(path: str) -> dict[str, Any]:
     except ImportError as error:
         return {"error": str(error)}
     plugin = pedalboard.load_plugin(path)
-    return {
+    described = {
         "names": names,
         "name": plugin.name,
         "vendor": plugin.manufacturer_name,
@@ -47,6 +47,29 @@ def describe(path: str) -> dict[str, Any]:
             }
             for key, p in plugin.parameters.items()
         ],
+    }
+    return {**described, **ready_to_insert(plugin)}
+
+
+def ready_to_insert(plugin: Any) -> dict[str, Any]:
+    """The probe's insert facts, found here the plain way: ask pedalboard, catch what it refuses."""
+    import numpy as np
+
+    channels = []
+    for count in (1, 2, 4, 6, 8):
+        try:
+            plugin.process(np.zeros((count, 64), dtype=np.float32), 48_000)
+        except Exception:
+            continue
+        channels.append(count)
+    return {
+        "channels": channels,
+        "latency": plugin.reported_latency_samples,
+        "state_size": len(plugin.raw_state),
+        "samples": {
+            key: [p.get_text_for_raw_value(raw) for raw in (0.0, 0.25, 0.5, 0.75, 1.0)]
+            for key, p in plugin.parameters.items()
+        },
     }
 
 

@@ -53,7 +53,7 @@ def scan_in_subprocess(
     )
 
 
-VOLATILE = {"scan_id", "scanned_at", "duration_ms", "extra", "output_tail", "rowid"}
+VOLATILE = {"scan_id", "scanned_at", "duration_ms", "probe_ms", "extra", "output_tail", "rowid"}
 
 
 def dump_catalog(paths: CachePaths) -> dict[str, list[tuple[Any, ...]]]:
@@ -69,8 +69,13 @@ def dump_catalog(paths: CachePaths) -> dict[str, list[tuple[Any, ...]]]:
                 for row in db.execute(f"PRAGMA table_info({table})")
                 if row[1] not in VOLATILE
             ]
+            # Some plugins add their own noise: the peak differs run to run, the verdict not.
+            selected = [
+                "json_remove(audio_check, '$.peak')" if column == "audio_check" else column
+                for column in columns
+            ]
             dump[table] = db.execute(
-                f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+                f"SELECT {', '.join(selected)} FROM {table} ORDER BY {order}"
             ).fetchall()
         dump["parameters"] = db.execute(
             "SELECT p.id, q.* FROM parameters q JOIN plugins p ON p.rowid = q.plugin_rowid"

@@ -79,6 +79,17 @@ def test_every_plugin_matches_pedalboard_in_process(real_scan, real_plugins: Pat
             assert parameter.type == wanted["type"]
             if wanted["values"] is not None:
                 assert parameter.values == wanted["values"]
+            # Ready to insert: the display text the probe sampled, as pedalboard gives it.
+            assert parameter.samples is not None
+            assert [s.raw for s in parameter.samples] == [0.0, 0.25, 0.5, 0.75, 1.0]
+            assert [s.text for s in parameter.samples] == expected["samples"][parameter.key]
+        # Ready to insert: what a host must know before putting it in a chain.
+        assert record.channels == expected["channels"]
+        assert record.latency_samples == expected["latency"]
+        assert record.state is not None and record.state.size == expected["state_size"]
+        assert record.state.readable and record.state.writable
+        assert record.audio_check is not None and record.audio_ok is record.audio_check.ok
+        assert record.probe_ms is not None and record.probe_ms.audio is not None
 
 
 def test_missing_dependencies_are_diagnosed(real_scan) -> None:  # type: ignore[no-untyped-def]

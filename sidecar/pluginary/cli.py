@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pluginary.models import CHANNEL_COUNTS
 from pluginary.paths import CACHE_DIR_ENV, cache_paths
 
 T = TypeVar("T")
@@ -152,6 +153,12 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per probe (30)."
 )
+@click.option(
+    "--audio-check/--no-audio-check",
+    default=None,
+    help="Make each plugin process a little audio to learn its channels, latency and state"
+    " (default: on).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def scan(
     folders: tuple[str, ...],
@@ -160,6 +167,7 @@ def scan(
     retry_failed: bool,
     workers: int | None,
     timeout: float | None,
+    audio_check: bool | None,
     as_json: bool,
 ) -> None:
     """Scan for plugins: probe what is new or changed, then update the catalogue."""
@@ -176,6 +184,7 @@ def scan(
                 retry_failed=retry_failed,
                 workers=workers,
                 timeout_seconds=timeout,
+                audio_check=audio_check,
                 progress=update,
             )
             return summary
@@ -206,6 +215,19 @@ def resume(as_json: bool) -> None:
 @click.option(
     "--status", type=click.Choice(["ok", "failed", "timeout", "crashed"]), help="Probe outcome."
 )
+@click.option(
+    "--channels",
+    type=click.Choice([str(n) for n in CHANNEL_COUNTS]),
+    help="Only plugins that process this many channels.",
+)
+@click.option(
+    "--max-latency", type=click.IntRange(min=0), help="Only plugins with at most this latency."
+)
+@click.option(
+    "--audio-ok/--audio-failed",
+    default=None,
+    help="Only plugins whose audio check passed (or failed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print an object keyed by plugin id.")
 def list_plugins(
     text: str | None,
@@ -214,6 +236,9 @@ def list_plugins(
     category: str | None,
     parameter: str | None,
     status: str | None,
+    channels: str | None,
+    max_latency: int | None,
+    audio_ok: bool | None,
     as_json: bool,
 ) -> None:
     """List the plugins in the catalogue (all of them, or those matching every filter)."""
@@ -224,17 +249,22 @@ def list_plugins(
         "category": category,
         "parameter": parameter,
         "status": status,
+        "channels": None if channels is None else int(channels),
+        "max_latency": max_latency,
+        "audio_ok": audio_ok,
     }
     plugins: list[dict[str, Any]] = _run(lambda client: client.query_all(**filters))
     if as_json:
         stdout.print_json(json.dumps({plugin["id"]: plugin for plugin in plugins}))
         return
     if not plugins:
-        stderr.print("No plugins match." if any(filters.values()) else "The catalogue is empty.")
+        given = any(value is not None for value in filters.values())
+        stderr.print("No plugins match." if given else "The catalogue is empty.")
         return
     table = Table(box=None, header_style="bold")
-    for column in ("Id", "Name", "Vendor", "Kind", "Category", "Status", "Params"):
-        table.add_column(column, justify="right" if column == "Params" else "left")
+    columns = ("Id", "Name", "Vendor", "Kind", "Category", "Status", "Params", "Ch", "Latency")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("Params", "Latency") else "left")
     for p in plugins:
         style = "" if p["status"] == "ok" else "red"
         table.add_row(
@@ -243,9 +273,11 @@ def list_plugins(
             p["vendor"] or "",
             p["kind"] or "",
             p["category"] or "",
-            p["status"],
+            p["status"] if p["audioOk"] is not False else f"{p['status']}, audio failed",
             str(p["parameterCount"]),
-            style=style,
+            _channels(p["channels"]),
+            "" if p["latencySamples"] is None else str(p["latencySamples"]),
+            style=style if p["audioOk"] is not False else "yellow",
         )
     stdout.print(table)
     stderr.print(f"{len(plugins)} plugin(s)")
@@ -276,9 +308,11 @@ def show(plugin_id: str, as_json: bool) -> None:
     ):
         if record.get(key) not in (None, ""):
             stdout.print(f"  {label + ':':<11}{record[key]}")
+    for label, text in _insert_facts(record):
+        stdout.print(f"  {label + ':':<11}{text}")
     if record["parameters"]:
         table = Table(box=None, header_style="bold", title="Parameters", title_justify="left")
-        for column in ("Key", "Name", "Units", "Range", "Default", "Values"):
+        for column in ("Key", "Name", "Units", "Range", "Default", "Values", "Texts (0 .. 1)"):
             table.add_column(column)
         for p in record["parameters"]:
             table.add_row(
@@ -288,6 +322,8 @@ def show(plugin_id: str, as_json: bool) -> None:
                 _range(p),
                 p["defaultText"] or "",
                 _values(p),
+                _samples(p),
+                style="yellow" if p["rangeProblem"] else "",
             )
         stdout.print(table)
     if record["status"] != "ok" and record["outputTail"]:
@@ -295,14 +331,54 @@ def show(plugin_id: str, as_json: bool) -> None:
         stdout.print(record["outputTail"].rstrip(), markup=False)
 
 
+def _channels(channels: list[int] | None) -> str:
+    return "" if channels is None else ",".join(map(str, channels)) or "none"
+
+
+def _insert_facts(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a host must know before inserting the plugin, as (label, text) lines."""
+    facts: list[tuple[str, str]] = []
+    if record["channels"] is not None:
+        facts.append(("Channels", _channels(record["channels"])))
+    if record["latencySamples"] is not None:
+        facts.append(("Latency", f"{record['latencySamples']} samples"))
+    check = record["audioCheck"]
+    if check is not None:
+        if check["ok"]:
+            verdict = "silent" if check["silent"] else f"ok, peak {check['peak']:.3g}"
+        elif check["nonFinite"]:
+            verdict = "FAILED: the output holds NaN or infinity"
+        else:
+            verdict = f"FAILED: {check['error']}"
+        facts.append(("Audio", verdict))
+    state = record["state"]
+    if state is not None:
+        if state["writable"]:
+            facts.append(("State", f"round-trips ({state['size']} bytes)"))
+        else:
+            facts.append(("State", f"does not round-trip: {state['error']}"))
+    times = record["probeMs"]
+    if times is not None:
+        spent = [(name, times[name]) for name in ("load", "parameters", "audio")]
+        facts.append(("Probe ms", ", ".join(f"{n} {ms:.1f}" for n, ms in spent if ms is not None)))
+    return facts
+
+
 def _range(parameter: dict[str, Any]) -> str:
+    problem = parameter["rangeProblem"]
     if parameter["type"] == "bool":
         return "on/off"
     if parameter["min"] is None:
-        return ""
+        return problem or ""
     step = parameter["step"] or parameter["approximateStep"]
     by = f" step {step:g}" if step else ""
-    return f"{parameter['min']:g} .. {parameter['max']:g}{by}"
+    shown = f"{parameter['min']:g} .. {parameter['max']:g}{by}"
+    return f"{shown} ({problem})" if problem else shown
+
+
+def _samples(parameter: dict[str, Any]) -> str:
+    samples = parameter["samples"] or []
+    return " | ".join(sample["text"] or "?" for sample in samples)
 
 
 def _values(parameter: dict[str, Any]) -> str:

@@ -210,15 +210,21 @@ class AsyncClient:
         retry_failed: bool = False,
         workers: int | None = None,
         timeout_seconds: float | None = None,
+        audio_check: bool | None = None,
         progress: ProgressCallback | None = None,
     ) -> JSON:
-        """Scan (probing what is new or changed) and commit; the scan summary."""
+        """Scan (probing what is new or changed) and commit; the scan summary.
+
+        ``None`` leaves an option to the sidecar's initialization options.
+        """
         params: JSON = {"folders": [os.fspath(f) for f in folders], "onlyFolders": only_folders}
         params.update(rescan=rescan, retryFailed=retry_failed)
         if workers is not None:
             params["workers"] = workers
         if timeout_seconds is not None:
             params["timeoutSeconds"] = timeout_seconds
+        if audio_check is not None:
+            params["audioCheck"] = audio_check
         return await self._scan_like("pluginary/scan", params, progress)
 
     async def resume(self, *, progress: ProgressCallback | None = None) -> JSON:

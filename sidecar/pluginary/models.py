@@ -11,6 +11,9 @@ from typing import Any
 
 STATUSES = ("ok", "failed", "timeout", "crashed")
 KINDS = ("effect", "instrument")
+# The channel counts a probe offers ``process()``; ``channels`` answers among these.
+CHANNEL_COUNTS = (1, 2, 4, 6, 8)
+RANGE_PROBLEMS = ("degenerate", "unbounded", "suspectSteps")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class ScanOptions:
     retry_failed: bool = False
     workers: int | None = None  # None: one per core
     timeout_seconds: float = 30.0
+    audio_check: bool = True  # Make each loaded plugin process audio (channels, latency, state).
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,15 @@ class ScanProgress:
 
 
 @dataclass(frozen=True)
+class ParameterSample:
+    """A parameter's display text at one normalised (raw) value, and that text's value."""
+
+    raw: float
+    value: float | bool | str | None
+    text: str | None
+
+
+@dataclass(frozen=True)
 class Parameter:
     index: int
     name: str
@@ -83,6 +96,38 @@ class Parameter:
     automatable: bool
     values: list[Any] | None
     values_truncated: bool
+    range_problem: str | None  # One of RANGE_PROBLEMS.
+    samples: list[ParameterSample] | None  # None: probed before samples were taken.
+
+
+@dataclass(frozen=True)
+class AudioCheck:
+    """What processing a short noise burst (a MIDI note for an instrument) showed."""
+
+    ok: bool
+    peak: float | None
+    non_finite: bool | None
+    silent: bool | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class PluginState:
+    """Whether ``raw_state`` reads and writes back, and its size in bytes."""
+
+    readable: bool
+    writable: bool
+    size: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ProbeTimes:
+    """Where the probe's time went, in milliseconds (``audio`` None when it did not run)."""
+
+    load: float | None
+    parameters: float | None
+    audio: float | None
 
 
 @dataclass(frozen=True)
@@ -98,6 +143,9 @@ class PluginSummary:
     path: str
     class_name: str | None
     parameter_count: int
+    channels: list[int] | None  # None: not checked (audio checks off, or the plugin failed)
+    latency_samples: int | None
+    audio_ok: bool | None
 
 
 @dataclass(frozen=True)
@@ -113,6 +161,9 @@ class PluginRecord(PluginSummary):
     duration_ms: float | None
     scan_id: str
     scanned_at: float
+    audio_check: AudioCheck | None
+    state: PluginState | None
+    probe_ms: ProbeTimes | None
     parameters: list[Parameter]
 
 
@@ -125,6 +176,9 @@ class PluginQuery:
     kind: str | None = None
     parameter: str | None = None
     status: str | None = None
+    channels: int | None = None
+    max_latency: int | None = None
+    audio_ok: bool | None = None
     limit: int = 50
     cursor: str | None = None
 

@@ -102,10 +102,8 @@ def open_database(
             found = _create_unless_raced(db, schema, version)
         if found == 0:
             problem = f"the {what} holds tables but no schema version"
-        elif found < version and migrations and all(n in migrations for n in range(found, version)):
-            for step in range(found, version):
-                bump = f"PRAGMA user_version = {step + 1}"
-                db.executescript(f"BEGIN IMMEDIATE; {migrations[step]}; {bump}; COMMIT;")
+        elif found < version and _can_migrate(found, version, migrations):
+            _migrate(db, version, migrations or {})
         elif found != version:
             problem = f"the {what} has schema version {found}; this Pluginary uses {version}"
         if problem is None and check:
@@ -129,6 +127,68 @@ def open_database(
     except (sqlite3.DatabaseError, OSError) as error:
         raise _unusable(what, path, error, problem) from error
     return db, f"{problem}; it was moved to {moved.name} and a new one started"
+
+
+def migrate_database(path: Path, version: int, migrations: dict[int, str], *, what: str) -> None:
+    """Bring the database at ``path`` to ``version`` in place; never move or create anything.
+
+    StorageError says why when it cannot be done (a read-only folder, a version from a newer
+    Pluginary, damage): the caller holds no lock, so repairing is not its business.
+    """
+    try:
+        db = connect(path)
+    except (sqlite3.DatabaseError, OSError) as error:
+        raise _unusable(what, path, error) from error
+    try:
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+        if found == version:
+            return
+        if not _can_migrate(found, version, migrations):
+            raise StorageError(
+                f"the {what} has schema version {found}; this Pluginary uses {version} ({path})",
+                path=str(path),
+            )
+        _migrate(db, version, migrations)
+    except sqlite3.DatabaseError as error:
+        raise _unusable(what, path, error) from error
+    finally:
+        db.close()
+
+
+def _can_migrate(found: int, version: int, migrations: dict[int, str] | None) -> bool:
+    return 0 < found < version and all(n in (migrations or {}) for n in range(found, version))
+
+
+def _migrate(db: sqlite3.Connection, version: int, migrations: dict[int, str]) -> None:
+    """Take the database up to ``version`` one step at a time, each step all or nothing.
+
+    The version is read again inside each step's transaction: another process may have taken
+    the same step while this one waited for the write lock.
+    """
+    while True:
+        with transaction(db):
+            found = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if found >= version:
+                return
+            for statement in _statements(migrations[found]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {found + 1}")
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements, split where SQLite itself says a statement is complete."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        line.strip().startswith("--") or not line.strip() for line in pending.splitlines()
+    ):
+        raise ValueError(f"unterminated statement in a migration: {pending.strip()[:80]!r}")
+    return statements
 
 
 def _create_unless_raced(db: sqlite3.Connection, schema: str, version: int) -> int:

@@ -273,8 +273,14 @@ def test_initialization_options_of_every_wrong_type_are_shown_and_defaulted(
         sidecar = launch()
         sidecar.initialize({name: bad for name in options} | {"unknownOption": 1})
         shown = " ".join(m["message"] for m in sidecar.notifications("window/showMessage"))
-        for name in [*options, "unknownOption"]:
+        wrong = [
+            n for n in options if not jsonschema.Draft202012Validator(options[n]).is_valid(bad)
+        ]
+        assert wrong  # Each bad value is wrong for some option.
+        for name in [*wrong, "unknownOption"]:
             assert f"'{name}" in shown  # Named ('folders[0]' for an item of folders).
+        for name in set(options) - set(wrong):
+            assert f"'{name}'" not in shown  # A value of the right type is taken silently.
         status = sidecar.result("pluginary/status")
         assert status["cache"]["root"] == str(sidecar.cache)  # cacheDir fell back to default.
         assert sidecar.shutdown() == 0

@@ -34,7 +34,9 @@ def _parameter(index: int, name: str, key: str) -> dict[str, Any]:
     }
 
 
-def _bundle(name: str, vendor: str, category: str, status: str = "ok") -> CommitBundle:
+def _bundle(
+    name: str, vendor: str, category: str, status: str = "ok", **facts: Any
+) -> CommitBundle:
     record = {
         "name": name,
         "vendor": vendor,
@@ -46,9 +48,20 @@ def _bundle(name: str, vendor: str, category: str, status: str = "ok") -> Commit
         "parameters": [_parameter(0, "Dry/Wet", "dry_wet"), _parameter(1, "Decay", "decay_s")]
         if status == "ok"
         else [],
+        **facts,
     }
     path = f"/plugins/{name}.vst3"
     return CommitBundle(path, path, "vst3", "fp", [(name, status, record)])
+
+
+def _facts(channels: list[int], latency: int, ok: bool) -> dict[str, Any]:
+    """What the audio checks record (the unlisted plugins had them off: all null)."""
+    return {
+        "channels": channels,
+        "latency_samples": latency,
+        "audio_check": {"ok": ok, "peak": 0.5, "non_finite": not ok, "silent": False},
+        "state": {"readable": True, "writable": True, "size": 12},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +69,10 @@ def db(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def
     connection, problem = open_catalog(tmp_path_factory.mktemp("catalog") / "catalog.sqlite")
     assert problem is None
     bundles = [
-        _bundle("Hall Reverb", "Dragonfly", "Fx|Reverb|Stereo"),
-        _bundle("Plate Reverb", "Dragonfly", "Fx|Reverb|Stereo"),
-        _bundle("ZamComp", "Damien Zammit", "Fx|Dynamics|Mono"),
-        _bundle("Synth One", "Acme", "Instrument|Synth"),
+        _bundle("Hall Reverb", "Dragonfly", "Fx|Reverb|Stereo", **_facts([2], 0, True)),
+        _bundle("Plate Reverb", "Dragonfly", "Fx|Reverb|Stereo", **_facts([1, 2], 64, True)),
+        _bundle("ZamComp", "Damien Zammit", "Fx|Dynamics|Mono", **_facts([1], 0, True)),
+        _bundle("Synth One", "Acme", "Instrument|Synth", **_facts([2, 4, 6, 8], 512, False)),
         _bundle("Broken", "Acme", "Fx", status="crashed"),
     ] + [_bundle(f"Filler {i:02d}", "Bulk", "Fx|Tools") for i in range(30)]
     change = commit_scan(connection, "scan-1", bundles, [], {"scanId": "scan-1"})
@@ -84,6 +97,27 @@ def test_filters(db: Any) -> None:
     assert names(db, parameter="Decay") == names(db, parameter="decay_s")
     assert "Broken" not in names(db, parameter="decay_s")
     assert names(db, text="decay", vendor="acme") == ["Synth One"]  # Parameter names are text too.
+
+
+def test_ready_to_insert_filters(db: Any) -> None:
+    assert names(db, channels=1) == ["Plate Reverb", "ZamComp"]
+    assert names(db, channels=8) == ["Synth One"]
+    assert names(db, channels=6, audio_ok=True) == []
+    assert names(db, max_latency=0) == ["Hall Reverb", "ZamComp"]
+    assert names(db, max_latency=64) == ["Hall Reverb", "Plate Reverb", "ZamComp"]
+    assert len(names(db, max_latency=10**30)) == 4  # Any latency; unchecked plugins have none.
+    assert names(db, audio_ok=False) == ["Synth One"]
+    assert names(db, audio_ok=True, text="reverb", max_latency=0) == ["Hall Reverb"]
+
+
+def test_summaries_and_records_carry_the_facts(db: Any) -> None:
+    synth = query_plugins(db, PluginQuery(text="synth")).plugins[0]
+    assert (synth.channels, synth.latency_samples, synth.audio_ok) == ([2, 4, 6, 8], 512, False)
+    record = get_plugin(db, synth.id)
+    assert record.audio_check is not None and record.audio_check.non_finite is True
+    assert record.state is not None and record.state.size == 12
+    filler = query_plugins(db, PluginQuery(text="filler")).plugins[0]
+    assert (filler.channels, filler.latency_samples, filler.audio_ok) == (None, None, None)
 
 
 @settings(max_examples=300, deadline=None)
@@ -121,6 +155,9 @@ def test_cursor_pages_through_everything_once(db: Any) -> None:
         (PluginQuery(status="great"), "status"),
         (PluginQuery(kind="vst"), "kind"),
         (PluginQuery(cursor="not-a-cursor"), "cursor"),
+        (PluginQuery(channels=3), "channels"),
+        (PluginQuery(channels=0), "channels"),
+        (PluginQuery(max_latency=-1), "maxLatency"),
     ],
 )
 def test_bad_queries_name_the_field(db: Any, query: PluginQuery, field: str) -> None:

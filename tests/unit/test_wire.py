@@ -152,7 +152,7 @@ def test_to_wire_is_camel_case_json_with_every_field() -> None:
 def test_to_wire_never_emits_nan() -> None:
     parameter = Parameter(
         0, "Gain", "gain", "dB", "float", -math.inf, math.nan, None, None, 0.5, "0 dB",
-        None, False, False, 0, True, ["a", "b"], False,
+        None, False, False, 0, True, ["a", "b"], False, "unbounded", None,
     )  # fmt: skip
     encoded = wire.to_wire(parameter)
     assert encoded["min"] is None and encoded["max"] is None

@@ -12,20 +12,26 @@ from typing import Any
 
 from pluginary.errors import InvalidQuery, PluginNotFound
 from pluginary.models import (
+    CHANNEL_COUNTS,
     KINDS,
     STATUSES,
+    AudioCheck,
     CatalogCounts,
     Parameter,
+    ParameterSample,
     PluginQuery,
     PluginRecord,
+    PluginState,
     PluginSummary,
+    ProbeTimes,
     QueryPage,
 )
 
 MAX_LIMIT = 1000
+SQLITE_MAX_INTEGER = 2**63 - 1
 SUMMARY_COLUMNS = (
     "p.id, p.name, p.vendor, p.version, p.category, p.kind, p.format, p.status, p.path,"
-    " p.class_name, p.parameter_count"
+    " p.class_name, p.parameter_count, p.channel_mask, p.latency_samples, p.audio_ok"
 )
 
 
@@ -68,13 +74,21 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
         raise InvalidQuery(f"status must be one of {', '.join(STATUSES)}", field="status")
     if query.kind is not None and query.kind not in KINDS:
         raise InvalidQuery(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    if query.channels is not None and query.channels not in CHANNEL_COUNTS:
+        counts = ", ".join(map(str, CHANNEL_COUNTS))
+        raise InvalidQuery(
+            f"channels must be one of {counts} (the counts a probe tries)", field="channels"
+        )
+    if query.max_latency is not None and query.max_latency < 0:
+        raise InvalidQuery("maxLatency must be 0 or more (samples)", field="maxLatency")
     where: list[str] = []
     args: list[Any] = []
     if query.text is not None and (expression := fts_expression(query.text)) is not None:
         where.append("p.rowid IN (SELECT rowid FROM plugins_fts WHERE plugins_fts MATCH ?)")
         args.append(expression)
     if query.vendor:
-        where.append("p.vendor LIKE ? ESCAPE '\\'")
+        # Matched against the few distinct vendors, then found through the vendor index.
+        where.append("p.vendor IN (SELECT vendor FROM vendors WHERE vendor LIKE ? ESCAPE '\\')")
         args.append(f"%{_like_escape(query.vendor)}%")
     if query.format:
         where.append("p.format = ?")
@@ -89,11 +103,17 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
         where.append("p.status = ?")
         args.append(query.status)
     if query.parameter:
-        where.append(
-            "p.rowid IN (SELECT plugin_rowid FROM parameters WHERE key = ? COLLATE NOCASE"
-            " UNION SELECT plugin_rowid FROM parameters WHERE name = ? COLLATE NOCASE)"
-        )
-        args += [query.parameter, query.parameter]
+        where.append("p.rowid IN (SELECT plugin_rowid FROM parameter_terms WHERE term = ?)")
+        args.append(query.parameter)
+    if query.channels is not None:
+        where.append("p.channel_mask & ? != 0")
+        args.append(1 << query.channels)
+    if query.max_latency is not None:
+        where.append("p.latency_samples <= ?")
+        args.append(min(query.max_latency, SQLITE_MAX_INTEGER))  # "At most 10**30" is any.
+    if query.audio_ok is not None:
+        where.append("p.audio_ok = ?")
+        args.append(query.audio_ok)
     filters = " AND ".join(where) or "1"
     total = db.execute(f"SELECT count(*) FROM plugins p WHERE {filters}", args).fetchone()[0]
     page_where, page_args = filters, list(args)
@@ -106,10 +126,32 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
         " ORDER BY p.name COLLATE NOCASE, p.id LIMIT ?",
         [*page_args, query.limit + 1],
     ).fetchall()
-    plugins = [PluginSummary(*row) for row in rows[: query.limit]]
+    plugins = [_summary(row) for row in rows[: query.limit]]
     more = len(rows) > query.limit
     next_cursor = _encode_cursor(plugins[-1].name, plugins[-1].id) if more else None
     return QueryPage(plugins=plugins, total=total, next_cursor=next_cursor)
+
+
+def _summary(row: tuple[Any, ...]) -> PluginSummary:
+    """A summary from a row of SUMMARY_COLUMNS."""
+    ident, name, vendor, version, category, kind, fmt, status, path, class_name, count = row[:11]
+    mask, latency, audio_ok = row[11:14]
+    return PluginSummary(
+        id=ident,
+        name=name,
+        vendor=vendor,
+        version=version,
+        category=category,
+        kind=kind,
+        format=fmt,
+        status=status,
+        path=path,
+        class_name=class_name,
+        parameter_count=count,
+        channels=None if mask is None else [n for n in CHANNEL_COUNTS if mask & (1 << n)],
+        latency_samples=latency,
+        audio_ok=None if audio_ok is None else bool(audio_ok),
+    )
 
 
 def _like_escape(text: str) -> str:
@@ -120,8 +162,8 @@ def get_plugin(db: sqlite3.Connection, ident: str) -> PluginRecord:
     """One plugin with its parameters and scan outcome; PluginNotFound names an unknown id."""
     row = db.execute(
         f"SELECT p.rowid, {SUMMARY_COLUMNS}, p.identifier, p.error, p.diagnosis, p.signal,"
-        " p.exit_code, p.output_tail, p.duration_ms, p.scan_id, p.scanned_at"
-        " FROM plugins p WHERE p.id = ?",
+        " p.exit_code, p.output_tail, p.duration_ms, p.scan_id, p.scanned_at, p.audio_check,"
+        " p.state, p.probe_ms FROM plugins p WHERE p.id = ?",
         (ident,),
     ).fetchone()
     if row is None:
@@ -146,16 +188,20 @@ def get_plugin(db: sqlite3.Connection, ident: str) -> PluginRecord:
             automatable=bool(p[15]),
             values=None if p[16] is None else json.loads(p[16]),
             values_truncated=bool(p[17]),
+            range_problem=p[18],
+            samples=None if p[19] is None else [ParameterSample(**s) for s in json.loads(p[19])],
         )
         for p in db.execute(
             "SELECT idx, name, key, units, type, min, max, step, approximate_step, default_raw,"
             " default_text, plugin_default_raw, boolean, discrete, num_steps, automatable,"
-            " enum_values, enum_truncated FROM parameters WHERE plugin_rowid = ? ORDER BY idx",
+            " enum_values, enum_truncated, range_problem, samples"
+            " FROM parameters WHERE plugin_rowid = ? ORDER BY idx",
             (row[0],),
         )
     ]
-    summary = PluginSummary(*row[1:12])
-    identifier, error, diagnosis, signal, exit_code, tail, duration, scan_id, scanned = row[12:]
+    summary = _summary(row[1:15])
+    (identifier, error, diagnosis, signal, exit_code, tail, duration, scan_id, scanned) = row[15:24]
+    audio_check, state, probe_ms = (None if v is None else json.loads(v) for v in row[24:])
     return PluginRecord(
         **dataclasses.asdict(summary),
         identifier=identifier,
@@ -167,7 +213,38 @@ def get_plugin(db: sqlite3.Connection, ident: str) -> PluginRecord:
         duration_ms=duration,
         scan_id=scan_id,
         scanned_at=scanned,
+        audio_check=None if audio_check is None else _audio_check(audio_check),
+        state=None if state is None else _plugin_state(state),
+        probe_ms=None if probe_ms is None else _probe_times(probe_ms),
         parameters=parameters,
+    )
+
+
+# The probe's JSON, read leniently: a field a probe did not write (a crash cut it short) is null.
+
+
+def _audio_check(data: dict[str, Any]) -> AudioCheck:
+    return AudioCheck(
+        ok=bool(data.get("ok")),
+        peak=data.get("peak"),
+        non_finite=data.get("non_finite"),
+        silent=data.get("silent"),
+        error=data.get("error"),
+    )
+
+
+def _plugin_state(data: dict[str, Any]) -> PluginState:
+    return PluginState(
+        readable=bool(data.get("readable")),
+        writable=bool(data.get("writable")),
+        size=data.get("size"),
+        error=data.get("error"),
+    )
+
+
+def _probe_times(data: dict[str, Any]) -> ProbeTimes:
+    return ProbeTimes(
+        load=data.get("load"), parameters=data.get("parameters"), audio=data.get("audio")
     )
 
 

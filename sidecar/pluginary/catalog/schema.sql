@@ -1,5 +1,6 @@
--- The Pluginary catalogue, schema version 1. Written only by a scan's commit, in one transaction;
--- read by any number of readers at once (WAL mode).
+-- The Pluginary catalogue, schema version 2 (migrations/ brings older catalogues here).
+-- Written only by a scan's commit, in one transaction; read by any number of readers at once
+-- (WAL mode).
 
 -- What was found on disk, and its fingerprint when last probed: the planner's memory. A bundle
 -- whose probe failed keeps its outcome here, so it is not loaded again until it changes.
@@ -10,7 +11,8 @@ CREATE TABLE bundles (
     fingerprint TEXT NOT NULL,
     outcome TEXT NOT NULL,              -- 'ok' when every plugin in it loaded, else the worst status
     scan_id TEXT NOT NULL,
-    scanned_at REAL NOT NULL
+    scanned_at REAL NOT NULL,
+    checked INTEGER NOT NULL DEFAULT 0  -- 1 when its loaded plugins went through the audio checks
 );
 
 -- One row per plugin class, including the ones that failed (status says how).
@@ -37,10 +39,23 @@ CREATE TABLE plugins (
     parameter_count INTEGER NOT NULL DEFAULT 0,
     extra TEXT NOT NULL DEFAULT '{}',   -- JSON: further probe facts
     scan_id TEXT NOT NULL,
-    scanned_at REAL NOT NULL
+    scanned_at REAL NOT NULL,
+    -- Ready to insert: what the audio checks found (all NULL when they did not run).
+    channel_mask INTEGER,               -- bit n set: process() accepts an n-channel buffer
+    latency_samples INTEGER,
+    audio_ok INTEGER,
+    audio_check TEXT,                   -- JSON: {ok, peak, non_finite, silent, error}
+    state TEXT,                         -- JSON: {readable, writable, size, error}
+    probe_ms TEXT                       -- JSON: {load, parameters, audio}
 );
-CREATE INDEX plugins_name ON plugins (name COLLATE NOCASE, id);
+-- Pages come in name order; the vendor rides along so a vendor filter never reads a row.
+CREATE INDEX plugins_name ON plugins (name COLLATE NOCASE, id, vendor);
+CREATE INDEX plugins_vendor ON plugins (vendor);
 CREATE INDEX plugins_bundle ON plugins (bundle);
+
+-- The distinct vendors and how many plugins each has: a vendor substring is matched against a
+-- few hundred names, not every plugin.
+CREATE TABLE vendors (vendor TEXT PRIMARY KEY, plugins INTEGER NOT NULL) WITHOUT ROWID;
 
 CREATE TABLE parameters (
     plugin_rowid INTEGER NOT NULL REFERENCES plugins (rowid) ON DELETE CASCADE,
@@ -62,14 +77,24 @@ CREATE TABLE parameters (
     automatable INTEGER NOT NULL,
     enum_values TEXT,                   -- JSON list, for enumerated (str/bool) parameters
     enum_truncated INTEGER NOT NULL DEFAULT 0,
+    range_problem TEXT CHECK (range_problem IN ('degenerate', 'unbounded', 'suspectSteps')),
+    samples TEXT,                       -- JSON: [{raw, value, text}] at raw 0, .25, .5, .75, 1
     PRIMARY KEY (plugin_rowid, idx)
 ) WITHOUT ROWID;
-CREATE INDEX parameters_key ON parameters (key COLLATE NOCASE);
-CREATE INDEX parameters_name ON parameters (name COLLATE NOCASE);
+
+-- Each plugin's parameter names and keys, distinct regardless of case: "has parameter X" is one
+-- index lookup.
+CREATE TABLE parameter_terms (
+    term TEXT NOT NULL COLLATE NOCASE,  -- NOCASE: as case-blind as the v1 lookups were
+    plugin_rowid INTEGER NOT NULL REFERENCES plugins (rowid) ON DELETE CASCADE,
+    PRIMARY KEY (term, plugin_rowid)
+) WITHOUT ROWID;
+CREATE INDEX parameter_terms_plugin ON parameter_terms (plugin_rowid);
 
 -- Free text over name, vendor, category and parameter names; rowid = plugins.rowid.
 CREATE VIRTUAL TABLE plugins_fts USING fts5 (
-    name, vendor, category, parameters, tokenize = 'unicode61 remove_diacritics 2'
+    name, vendor, category, parameters, tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3'                      -- search-as-you-type prefixes come from an index
 );
 
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

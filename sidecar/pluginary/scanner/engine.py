@@ -189,6 +189,7 @@ class Scanner:
                 and state is not None
                 and state.fingerprint == bundle.fingerprint
                 and (state.outcome == "ok" or not options.retry_failed)
+                and (state.checked or not options.audio_check)
             ):
                 unchanged += 1
                 continue
@@ -307,6 +308,7 @@ class Scanner:
                     task.skip,
                     options.timeout_seconds,
                     format=task.format,
+                    audio=options.audio_check,
                 )
                 state, records, follow_ups = interpret(task, run, options.timeout_seconds)
                 await self._in_thread(journal.settle, task, state, records, follow_ups)

@@ -133,7 +133,12 @@ class ForkServer:
             for fd in (self.request_fd, self.report_fd, self.wake_read, output, devnull):
                 os.close(fd)
             probe_bundle(
-                request["bundle"], request.get("classes"), result, request.get("skip") or []
+                request["bundle"],
+                request.get("classes"),
+                result,
+                request.get("skip") or [],
+                format=request.get("format", "vst3"),
+                audio=request.get("audio", True),
             )
             code = 0
         finally:

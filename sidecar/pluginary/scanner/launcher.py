@@ -50,6 +50,7 @@ class ProbeLauncher(Protocol):
         timeout: float,
         *,
         format: str = "vst3",
+        audio: bool = True,
     ) -> ProbeRun: ...
 
     async def aclose(self) -> None: ...
@@ -145,6 +146,7 @@ class ForkServerLauncher:
         timeout: float,
         *,
         format: str = "vst3",
+        audio: bool = True,
     ) -> ProbeRun:
         """Probe one bundle in a fresh child; kill its whole process group after ``timeout``."""
         process = await self._ensure_started()
@@ -163,6 +165,7 @@ class ForkServerLauncher:
                     "format": format,
                     "classes": classes,
                     "skip": skip,
+                    "audio": audio,
                     "result": str(result_path),
                     "output": str(output_path),
                 },

@@ -78,12 +78,13 @@ def probe_bundle(
             # Always by name: a follow-up task may name one class of a multi-plugin bundle.
             plugin = pedalboard.load_plugin(bundle, plugin_name=name)
             loaded = time.perf_counter()
+            # Only the sweeps inside the constructor: reading ``parameters`` may sweep again.
+            swept = sum(sweep)
             record = describe_plugin(plugin)
         except Exception as error:
             emit(_failure(name, error, bundle, started))
             continue
         described = time.perf_counter()
-        swept = sum(sweep)
         probe_ms = {
             "load": _ms(loaded - started - swept),
             "parameters": _ms(described - loaded + swept),

@@ -1,12 +1,15 @@
-"""Catalogue reads off the event loop: each in a worker thread, on its own read-only connection.
+"""Catalogue reads off the event loop: each in a worker thread, on a read-only connection.
 
 A read never waits for a scan: the catalogue is in WAL mode, so a reader sees the last commit
-while the scanner writes the next one.
+while the scanner writes the next one. Each worker thread keeps its connection between reads
+(opening one costs more than most queries); it is opened again when the file is replaced.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -19,6 +22,8 @@ from pluginary.storage import connect, is_damage
 
 T = TypeVar("T")
 
+_local = threading.local()
+
 
 async def read_catalog(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
     """``read(db)`` on a read-only connection to the catalogue at ``path``, in a worker thread."""
@@ -28,26 +33,75 @@ async def read_catalog(path: Path, read: Callable[[sqlite3.Connection], T]) -> T
 def read_catalog_sync(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
     """``read(db)`` on a read-only connection (blocking); StorageError if it cannot be read."""
     try:
+        identity = _identity(path)
+    except FileNotFoundError:
         # A cache that never committed reads as an empty catalogue, so every query validates
         # and answers the same way before the first scan as after it.
-        db = connect(path, readonly=True) if path.exists() else _empty_catalog()
-    except sqlite3.Error as error:
+        return _read_empty(read)
+    except OSError as error:
         raise _unreadable("open", path, error) from error
+    db = _pooled(path, identity)
     try:
         return read(db)
     except sqlite3.DatabaseError as error:
+        _forget(path)  # Whatever went wrong, the next read starts from a fresh connection.
         raise _unreadable("read", path, error) from error
-    finally:
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    """Which file ``path`` is: a catalogue moved aside and rebuilt is a new file."""
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino, stat.st_mtime_ns
+
+
+def _pooled(path: Path, identity: tuple[int, int, int]) -> sqlite3.Connection:
+    pool: dict[Path, tuple[tuple[int, int, int], sqlite3.Connection]] = _local.__dict__.setdefault(
+        "pool", {}
+    )
+    held = pool.get(path)
+    # A WAL connection follows commits by itself; a changed mtime (a checkpoint, or a write in
+    # a folder we only read, where the connection is immutable) just costs one reopen.
+    if held is not None and held[0] == identity:
+        return held[1]
+    _forget(path)
+    try:
+        db = _open(path)
+    except sqlite3.Error as error:
+        raise _unreadable("open", path, error) from error
+    pool[path] = (identity, db)
+    return db
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a catalogue of this version (an older one is upgraded first)."""
+    from pluginary.catalog.store import SCHEMA_VERSION, upgrade_catalog
+
+    db = connect(path, readonly=True)
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found != SCHEMA_VERSION:
         db.close()
+        upgrade_catalog(path)  # StorageError (a newer version, a read-only folder) says why.
+        db = connect(path, readonly=True)
+    return db
 
 
-def _unreadable(what: str, path: Path, error: sqlite3.Error) -> StorageError:
+def _forget(path: Path) -> None:
+    pool = _local.__dict__.get("pool", {})
+    held = pool.pop(path, None)
+    if held is not None:
+        held[1].close()
+
+
+def _unreadable(what: str, path: Path, error: sqlite3.Error | OSError) -> StorageError:
     # Reads never repair (they hold no lock); a scan moves a damaged catalogue aside.
     hint = "; the next scan moves it aside and rebuilds it" if is_damage(error) else ""
     return StorageError(f"cannot {what} the catalogue {path}: {error}{hint}", path=str(path))
 
 
-def _empty_catalog() -> sqlite3.Connection:
+def _read_empty(read: Callable[[sqlite3.Connection], T]) -> T:
     db = sqlite3.connect(":memory:")
-    db.executescript(resources.files("pluginary.catalog").joinpath("schema.sql").read_text())
-    return db
+    try:
+        db.executescript(resources.files("pluginary.catalog").joinpath("schema.sql").read_text())
+        return read(db)
+    finally:
+        db.close()

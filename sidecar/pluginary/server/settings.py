@@ -13,3 +13,4 @@ class Settings:
     workers: int | None = None  # None: one probe per core
     timeout_seconds: float = 30.0
     folders: tuple[str, ...] = ()  # Scanned by every scan, besides the standard folders
+    audio_check: bool = True  # The default of every scan's own audioCheck

@@ -23,12 +23,16 @@ from lsprotocol.converters import get_converter
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
 from pluginary.models import (
+    AudioCheck,
     CatalogChange,
     CatalogCounts,
     Parameter,
+    ParameterSample,
     PluginQuery,
     PluginRecord,
+    PluginState,
     PluginSummary,
+    ProbeTimes,
     QueryPage,
     ScanOptions,
     ScanSummary,
@@ -36,7 +40,7 @@ from pluginary.models import (
 from pluginary.server.settings import Settings
 from pluginary.server.status import CacheInfo, InterruptedScan, RunningScan, ServerStatus
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 WORK_DONE_TOKEN = "workDoneToken"
 
 D = TypeVar("D")
@@ -100,6 +104,10 @@ SCHEMA_TYPES: dict[str, type[Any]] = {
     "PluginParams": PluginRef,
     "PluginRecord": PluginRecord,
     "Parameter": Parameter,
+    "ParameterSample": ParameterSample,
+    "AudioCheck": AudioCheck,
+    "PluginState": PluginState,
+    "ProbeTimes": ProbeTimes,
     "Status": ServerStatus,
     "CacheInfo": CacheInfo,
     "CatalogCounts": CatalogCounts,
@@ -298,7 +306,11 @@ def _json_type(value: Any) -> str:
 
 def scan_params(params: Any, settings: Settings) -> tuple[ScanOptions, ProgressToken | None]:
     """``pluginary/scan`` params -> options (initialization options fill the gaps) and token."""
-    base = ScanOptions(workers=settings.workers, timeout_seconds=settings.timeout_seconds)
+    base = ScanOptions(
+        workers=settings.workers,
+        timeout_seconds=settings.timeout_seconds,
+        audio_check=settings.audio_check,
+    )
     options, extras = decode(ScanOptions, params, base=base, extra=(WORK_DONE_TOKEN,))
     # Folders from the initialization options are scanned by every scan, before the scan's own.
     folders = tuple(dict.fromkeys(settings.folders + options.folders))

@@ -1,0 +1,75 @@
+-- The Pluginary catalogue, schema version 1. Written only by a scan's commit, in one transaction;
+-- read by any number of readers at once (WAL mode).
+
+-- What was found on disk, and its fingerprint when last probed: the planner's memory. A bundle
+-- whose probe failed keeps its outcome here, so it is not loaded again until it changes.
+CREATE TABLE bundles (
+    real_path TEXT PRIMARY KEY,
+    path TEXT NOT NULL,                 -- as discovered (may go through a symlink)
+    format TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT NOT NULL,              -- 'ok' when every plugin in it loaded, else the worst status
+    scan_id TEXT NOT NULL,
+    scanned_at REAL NOT NULL
+);
+
+-- One row per plugin class, including the ones that failed (status says how).
+CREATE TABLE plugins (
+    rowid INTEGER PRIMARY KEY,          -- internal; also the full-text index's rowid
+    id TEXT NOT NULL UNIQUE,            -- the public id (see ids.py)
+    bundle TEXT NOT NULL REFERENCES bundles (real_path) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    class_name TEXT,                    -- NULL when the bundle failed before naming its classes
+    format TEXT NOT NULL,
+    name TEXT NOT NULL,
+    vendor TEXT,
+    version TEXT,
+    category TEXT,                      -- pedalboard's "Fx|Reverb|Stereo"
+    kind TEXT CHECK (kind IN ('effect', 'instrument')),
+    identifier TEXT,                    -- pedalboard's identifier
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'timeout', 'crashed')),
+    error TEXT,
+    diagnosis TEXT,                     -- why the binary would not load, from the dynamic linker
+    signal TEXT,
+    exit_code INTEGER,
+    output_tail TEXT NOT NULL DEFAULT '',
+    duration_ms REAL,
+    parameter_count INTEGER NOT NULL DEFAULT 0,
+    extra TEXT NOT NULL DEFAULT '{}',   -- JSON: further probe facts
+    scan_id TEXT NOT NULL,
+    scanned_at REAL NOT NULL
+);
+CREATE INDEX plugins_name ON plugins (name COLLATE NOCASE, id);
+CREATE INDEX plugins_bundle ON plugins (bundle);
+
+CREATE TABLE parameters (
+    plugin_rowid INTEGER NOT NULL REFERENCES plugins (rowid) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,                  -- pedalboard's Python attribute name
+    units TEXT,
+    type TEXT NOT NULL CHECK (type IN ('float', 'bool', 'str')),
+    min REAL,
+    max REAL,
+    step REAL,
+    approximate_step REAL,
+    default_raw REAL,                   -- normalised 0..1 value at load
+    default_text TEXT,
+    plugin_default_raw REAL,            -- the default the plugin declares
+    boolean INTEGER NOT NULL,
+    discrete INTEGER NOT NULL,
+    num_steps INTEGER NOT NULL,
+    automatable INTEGER NOT NULL,
+    enum_values TEXT,                   -- JSON list, for enumerated (str/bool) parameters
+    enum_truncated INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (plugin_rowid, idx)
+) WITHOUT ROWID;
+CREATE INDEX parameters_key ON parameters (key COLLATE NOCASE);
+CREATE INDEX parameters_name ON parameters (name COLLATE NOCASE);
+
+-- Free text over name, vendor, category and parameter names; rowid = plugins.rowid.
+CREATE VIRTUAL TABLE plugins_fts USING fts5 (
+    name, vendor, category, parameters, tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -1,0 +1,11 @@
+// DPF's per-plugin settings; the name, id and latency come from -D flags (see dpf_bundles.py).
+#pragma once
+
+#define DISTRHO_PLUGIN_BRAND "Pluginary Tests"
+#define DISTRHO_PLUGIN_NAME PLUGINARY_NAME
+#define DISTRHO_PLUGIN_URI "urn:pluginary:tests:" PLUGINARY_NAME
+#define DISTRHO_PLUGIN_NUM_INPUTS 2
+#define DISTRHO_PLUGIN_NUM_OUTPUTS 2
+#define DISTRHO_PLUGIN_IS_RT_SAFE 1
+#define DISTRHO_PLUGIN_HAS_UI 0
+#define DISTRHO_PLUGIN_WANT_LATENCY 1

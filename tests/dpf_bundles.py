@@ -1,0 +1,92 @@
+"""Real VST3 plugins that load fine and misbehave only once they process audio, built with DPF.
+
+Misbehaving at load is easy to fake with a bare shared object (``native_bundles.py``); failing in
+``process()`` needs a plugin pedalboard accepts, so these are built from ``tests/dpf/plugin.cpp``
+with the DISTRHO Plugin Framework (``dpf-source``, which ``scripts/fetch-plugins`` unpacks into
+the fixture cache). Builds are cached under ``<fixtures>/dpf-builds/<hash>/`` like the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SOURCES = Path(__file__).resolve().parent / "dpf"
+FIXTURES = Path(os.environ.get("PLUGINARY_FIXTURES", Path.home() / ".cache" / "pluginary-fixtures"))
+CACHE = FIXTURES / "dpf-builds"
+FLAGS = ("-shared", "-fPIC", "-O1", "-std=gnu++11", "-DDISTRHO_PLUGIN_TARGET_VST3")
+
+# name: (behaviour, reported latency in samples); behaviours are listed in plugin.cpp.
+PLUGINS = {
+    "PassThrough": (0, 256),
+    "NaNMaker": (1, 0),
+    "ProcessCrasher": (2, 0),
+    "ProcessHanger": (3, 0),
+}
+
+
+def dpf_root() -> Path | None:
+    """Where DPF's sources are: the fixture cache first, then a system-wide dpf-source."""
+    for root in (FIXTURES / "dpf", Path("/usr/share/dpf")):
+        if (root / "distrho" / "DistrhoPluginMain.cpp").exists():
+            return root
+    return None
+
+
+def build_dpf_bundle(name: str, dest: Path | None = None) -> Path:
+    """Build the ``NAME.vst3`` bundle of :data:`PLUGINS` (cached) and return its path."""
+    root = dpf_root()
+    if root is None:
+        raise FileNotFoundError("no DPF sources: run scripts/fetch-plugins")
+    behaviour, latency = PLUGINS[name]
+    uid = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
+    defines = (
+        f'-DPLUGINARY_NAME="{name}"',
+        f"-DPLUGINARY_BEHAVIOUR={behaviour}",
+        f"-DPLUGINARY_LATENCY={latency}",
+        f"-DPLUGINARY_UID={uid}",
+    )
+    inputs = b"".join(path.read_bytes() for path in sorted(SOURCES.iterdir()))
+    digest = hashlib.sha256(inputs + " ".join(FLAGS + defines).encode()).hexdigest()[:16]
+    bundle = CACHE / digest / f"{name}.vst3"
+    binary = bundle / "Contents" / f"{platform.machine()}-linux" / f"{name}.so"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        partial = binary.with_name(f".{name}.{os.getpid()}.so")  # Renamed whole: no half files.
+        distrho = root / "distrho"
+        command = [
+            "g++",
+            *FLAGS,
+            *defines,
+            f"-I{SOURCES}",
+            f"-I{distrho}",
+            str(SOURCES / "plugin.cpp"),
+            str(distrho / "DistrhoPluginMain.cpp"),
+            f"-Wl,--version-script={root / 'utils' / 'symbols' / 'vst3.version'}",
+            "-o",
+            str(partial),
+        ]
+        subprocess.run(command, check=True)
+        os.replace(partial, binary)
+    if dest is None:
+        return bundle
+    copy = dest / bundle.name
+    shutil.copytree(bundle, copy, dirs_exist_ok=True)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def dpf_plugins() -> dict[str, Path]:
+    """Every DPF-built test bundle by name (see :data:`PLUGINS`)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the DPF test bundles are built for Linux")
+    if shutil.which("g++") is None:
+        pytest.fail("g++ is needed to build the DPF test plugins")
+    return {name: build_dpf_bundle(name) for name in PLUGINS}
