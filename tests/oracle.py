@@ -62,8 +62,13 @@ def ready_to_insert(plugin: Any) -> dict[str, Any]:
         except Exception:
             continue
         channels.append(count)
+    finite = None
+    if channels:
+        noise = np.random.default_rng(1).uniform(-0.5, 0.5, (channels[0], 4800))
+        finite = bool(np.isfinite(plugin.process(noise.astype(np.float32), 48_000)).all())
     return {
         "channels": channels,
+        "finite": finite,
         "latency": plugin.reported_latency_samples,
         "state_size": len(plugin.raw_state),
         "samples": {

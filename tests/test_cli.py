@@ -66,6 +66,24 @@ def test_list_table_and_show(scanned: Path) -> None:
     assert "Damien Zammit" in shown and "Threshold" in shown
     record = json.loads(run(scanned, "show", ident, "--json").stdout)
     assert record["id"] == ident and len(record["parameters"]) == 13
+    # What a host must know before inserting it: ZamComp is mono-only.
+    assert "Channels:  1\n" in shown and "Latency:   0 samples" in shown
+    assert "Audio:     ok, peak" in shown and "State:     round-trips" in shown
+    assert record["channels"] == [1] and record["audioCheck"]["ok"] is True
+
+
+def test_list_filters_on_the_insert_facts(scanned: Path) -> None:
+    def names(*args: str) -> set[str]:
+        return {
+            p["name"] for p in json.loads(run(scanned, "list", *args, "--json").stdout).values()
+        }
+
+    mono = names("--channels", "1")
+    assert "ZamComp" in mono and not any(name.startswith("Dragonfly") for name in mono)
+    assert "Dragonfly Hall Reverb" in names("--channels", "2", "--max-latency", "0", "--audio-ok")
+    # ZamEQ2 loads, then turns every sample into NaN (pedalboard in-process agrees).
+    assert names("--audio-failed") == {"ZamEQ2"}
+    run(scanned, "list", "--channels", "3", check=2)  # Not a count the probe tries.
 
 
 def test_status(scanned: Path) -> None:
