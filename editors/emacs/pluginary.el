@@ -196,16 +196,47 @@ echo area."
 
 ;;;; Searching and showing
 
+(defun pluginary--query-params (text)
+  "The `pluginary/query' params for TEXT.
+Its words ch:N, latency:N (at most N samples) and audio:ok or
+audio:failed are filters; the other words are searched for."
+  (let (params words)
+    (dolist (word (split-string text))
+      (let ((case-fold-search t))
+        (cond ((string-match "\\`ch:\\([12468]\\)\\'" word)
+               (setq params (plist-put params :channels (string-to-number (match-string 1 word)))))
+              ((string-match "\\`latency:\\([0-9]+\\)\\'" word)
+               (setq params (plist-put params :maxLatency (string-to-number (match-string 1 word)))))
+              ((string-match "\\`audio:\\(ok\\|failed\\)\\'" word)
+               (setq params (plist-put params :audioOk (if (equal (downcase (match-string 1 word)) "ok")
+                                                           t :json-false))))
+              (t (push word words)))))
+    (if words (append (list :text (string-join (nreverse words) " ")) params) params)))
+
+(defun pluginary--channels-text (channels)
+  "CHANNELS, the counts a plugin accepts, as \"2 ch\" or \"1/2 ch\".
+nil if they were never checked."
+  (cond ((null channels) nil)
+        ((seq-empty-p channels) "ch: none")
+        (t (concat (mapconcat #'number-to-string channels "/") " ch"))))
+
 (defun pluginary--candidates (text)
-  "An alist of (DISPLAY . ID) for the plugins matching TEXT."
+  "An alist of (DISPLAY . ID) for the plugins matching TEXT.
+TEXT is as in `pluginary-search'."
   (let* ((result (pluginary-request :pluginary/query
-                                    `(,@(and (not (string-empty-p text)) (list :text text))
-                                      :limit 1000)))
+                                    (append (pluginary--query-params text) (list :limit 1000))))
          (candidates nil))
     (seq-doseq (plugin (plist-get result :plugins))
-      (let* ((facts (delq nil (list (plist-get plugin :vendor) (plist-get plugin :category)
+      (let* ((latency (plist-get plugin :latencySamples))
+             (facts (delq nil (list (plist-get plugin :vendor) (plist-get plugin :category)
                                     (and (not (equal (plist-get plugin :status) "ok"))
-                                         (plist-get plugin :status)))))
+                                         (plist-get plugin :status))
+                                    (pluginary--channels-text (plist-get plugin :channels))
+                                    (and latency (format "latency %d smp" latency))
+                                    ;; A plugin that loads but writes NaN or dies in process()
+                                    ;; must not look insertable.
+                                    (and (eq (plist-get plugin :audioOk) :json-false)
+                                         (propertize "AUDIO CHECK FAILED" 'face 'error)))))
              (display (format "%s  (%s)" (plist-get plugin :name) (string-join facts ", "))))
         (when (assoc display candidates)
           (setq display (format "%s [%s]" display (plist-get plugin :id))))
@@ -223,14 +254,33 @@ echo area."
 (defun pluginary-search (text)
   "Search the catalogue for TEXT and show the plugin picked.
 TEXT's words must appear in the name, vendor, category or parameter
-names.  The matches are offered with `completing-read'."
+names; ch:N (channels), latency:N (at most N samples) and audio:ok or
+audio:failed filter.  The matches are offered with `completing-read'."
   (interactive "sSearch plugins: ")
   (pluginary-show (pluginary--read-plugin text)))
 
 (defun pluginary--number (value)
   (format "%g" value))
 
+(defconst pluginary--range-problems
+  '(("degenerate" . "degenerate (min = max)")
+    ("unbounded" . "unbounded")
+    ("suspectSteps" . "suspect steps (over 1,000,000)"))
+  "What each `rangeProblem' means.")
+
 (defun pluginary--range (parameter)
+  "PARAMETER's range as text, flagged when no host can use it."
+  (let ((range (pluginary--plain-range parameter))
+        (problem (plist-get parameter :rangeProblem)))
+    (if (not problem)
+        range
+      (propertize (string-join
+                   (delete "" (list range (concat "⚠ " (or (cdr (assoc problem pluginary--range-problems))
+                                                         problem))))
+                   " ")
+                  'face 'warning))))
+
+(defun pluginary--plain-range (parameter)
   (let ((min (plist-get parameter :min))
         (max (plist-get parameter :max))
         (step (plist-get parameter :step))
@@ -250,23 +300,88 @@ names.  The matches are offered with `completing-read'."
         (format "%s, … (%d)" shown (length values))
       shown)))
 
+(defun pluginary--samples (parameter)
+  "What PARAMETER displays at raw 0, .25, .5, .75 and 1: \"a | b | c | d | e\"."
+  (mapconcat (lambda (sample) (or (plist-get sample :text) "?")) (plist-get parameter :samples) " | "))
+
 (defun pluginary--parameter-entries (record)
   "Tabulated-list entries of RECORD's parameters.
-Columns: name, units, range, default, enumeration values."
+Columns: name, units, range, default, enumeration values, sample texts."
   (mapcar (lambda (p)
             (list (plist-get p :index)
                   (vector (plist-get p :name) (or (plist-get p :units) "") (pluginary--range p)
-                          (or (plist-get p :defaultText) "") (pluginary--values p))))
+                          (or (plist-get p :defaultText) "") (pluginary--values p)
+                          (pluginary--samples p))))
           (plist-get record :parameters)))
+
+(defun pluginary--audio-check-text (check)
+  (let ((peak (plist-get check :peak)))
+    (cond ((not (eq (plist-get check :ok) t))
+           (propertize (concat "FAILED: " (if (eq (plist-get check :nonFinite) t)
+                                              "the output holds NaN or infinity"
+                                            (or (plist-get check :error) "no reason given")))
+                       'face 'error))
+          ((eq (plist-get check :silent) t) "ok, but silent (peak under -120 dBFS)")
+          (peak (format "ok, peak %.3g" peak))
+          (t "ok"))))
+
+(defun pluginary--state-text (state)
+  (let ((size (if-let ((size (plist-get state :size))) (number-to-string size) "?"))
+        (reason (plist-get state :error)))
+    (if (and (eq (plist-get state :readable) t) (eq (plist-get state :writable) t))
+        (format "round-trips (%s bytes)" size)
+      (let ((how (if (eq (plist-get state :readable) t)
+                     (format "reads (%s bytes) but does not write back" size)
+                   "not readable")))
+        (if reason (concat how ": " reason) how)))))
+
+(defun pluginary--ready-facts (record)
+  "What a host must know before inserting RECORD's plugin, as (LABEL . TEXT).
+Facts never measured are left out."
+  (let ((channels (plist-get record :channels))
+        (latency (plist-get record :latencySamples))
+        (check (plist-get record :audioCheck))
+        (state (plist-get record :state))
+        (spent (when-let ((times (plist-get record :probeMs)))
+                 (delq nil (mapcar (lambda (step)
+                                     (when-let ((ms (plist-get times step)))
+                                       (format "%s %.1f" (substring (symbol-name step) 1) ms)))
+                                   '(:load :parameters :audio))))))
+    (delq nil
+          (list (and channels (cons "Channels" (if (seq-empty-p channels)
+                                                   "none accepted"
+                                                 (mapconcat #'number-to-string channels ", "))))
+                (and latency (cons "Latency" (format "%d samples" latency)))
+                (and check (cons "Audio check" (pluginary--audio-check-text check)))
+                (and state (cons "State" (pluginary--state-text state)))
+                (and spent (cons "Probe ms" (string-join spent ", ")))))))
+
+(defun pluginary--insert-facts (record)
+  (let ((facts (pluginary--ready-facts record)))
+    (dolist (fact facts)
+      (insert (format "%-12s %s\n" (concat (car fact) ":") (cdr fact))))
+    (when facts
+      (insert "\n"))))
 
 (defvar-local pluginary-record nil "The plugin record this buffer shows.")
 
+(defun pluginary--print-entry (id cols)
+  "Print a parameter row; above the first, `pluginary-record''s facts.
+As `tabulated-list-printer', so that sorting, which reprints, keeps them."
+  (when (or (bobp) (not (get-text-property (1- (point)) 'tabulated-list-id)))
+    (let ((inhibit-read-only t))
+      (pluginary--insert-facts pluginary-record)))
+  (tabulated-list-print-entry id cols))
+
 (define-derived-mode pluginary-parameters-mode tabulated-list-mode "Pluginary"
-  "A plugin's parameters: name, units, range, default and enumeration values.")
+  "A plugin's ready-to-insert facts (channels, latency, audio check, state,
+probe times), then its parameters: name, units, range, default,
+enumeration values and the texts shown at raw 0, .25, .5, .75 and 1."
+  (setq tabulated-list-printer #'pluginary--print-entry))
 
 ;;;###autoload
 (defun pluginary-show (id)
-  "Show the plugin ID's parameters in a tabulated list.
+  "Show the plugin ID's ready-to-insert facts and parameters in a tabulated list.
 Interactively, pick the plugin from the whole catalogue."
   (interactive (list (pluginary--read-plugin "")))
   (let* ((record (condition-case err
@@ -285,10 +400,15 @@ Interactively, pick the plugin from the whole catalogue."
                     (list "Units" (funcall width 1 "Units") t)
                     (list "Range" (funcall width 2 "Range") nil)
                     (list "Default" (funcall width 3 "Default") nil)
-                    (list "Values" 0 nil)))
+                    (list "Values" (funcall width 4 "Values") nil)
+                    (list "Texts at 0 … 1" 0 nil)))
       (setq tabulated-list-entries entries)
       (tabulated-list-init-header)
       (tabulated-list-print)
+      (unless entries                   ; No row printed them.
+        (let ((inhibit-read-only t))
+          (pluginary--insert-facts record))
+        (goto-char (point-min)))
       (pop-to-buffer (current-buffer))
       (message "Pluginary: %s — %s" (plist-get record :name)
                (string-join (delq nil (list (plist-get record :vendor) (plist-get record :category)

@@ -98,22 +98,105 @@
                  (setq offered (mapcar #'car collection))
                  (seq-find (lambda (c) (string-prefix-p "Dragonfly Plate Reverb" c)) offered))))
       (let ((buffer (pluginary-search "reverb")))
-        (should (member "Dragonfly Hall Reverb  (Michael Willis and Rob vd Berg, Fx|Reverb|Stereo)"
+        (should (member (concat "Dragonfly Hall Reverb  (Michael Willis and Rob vd Berg, "
+                                "Fx|Reverb|Stereo, 2 ch, latency 0 smp)")
                         offered))
         (with-current-buffer buffer
           (should (eq major-mode 'pluginary-parameters-mode))
           (should (equal (plist-get pluginary-record :name) "Dragonfly Plate Reverb"))
           (should (= (length tabulated-list-entries) (plist-get pluginary-record :parameterCount)))
           (should (equal (mapcar #'car tabulated-list-format)
-                         '("Name" "Units" "Range" "Default" "Values")))
+                         '("Name" "Units" "Range" "Default" "Values" "Texts at 0 … 1")))
           (let ((rows (mapcar #'cadr tabulated-list-entries)))
-            (should (member ["Algorithm" "" "" "Nested" "Simple, Nested, Tank"] rows))
+            (should (member ["Algorithm" "" "" "Nested" "Simple, Nested, Tank"
+                             "Simple | Nested | Nested | Tank | Tank"]
+                            rows))
             (should (seq-find (lambda (row) (and (equal (aref row 0) "Dry Level")
                                                  (equal (aref row 1) "%")
-                                                 (string-prefix-p "0 … 100 step" (aref row 2))))
+                                                 (string-prefix-p "0 … 100 step" (aref row 2))
+                                                 (string-match-p
+                                                  "\\`0\\.0+ | 25\\.0+ | 50\\.0+ | 75\\.0+ | 100\\.0+\\'"
+                                                  (aref row 5))))
                               rows)))
+          (let ((facts (pluginary-test--facts)))
+            (pluginary-test--should-match
+             '("Channels:    2" "Latency:     0 samples" "Audio check: ok, peak 0\\.[0-9]+"
+               "State:       round-trips ([0-9]+ bytes)"
+               "Probe ms:    load [0-9]+\\.[0-9], parameters [0-9]+\\.[0-9], audio [0-9]+\\.[0-9]")
+             facts)
+            ;; Sorting reprints the rows; the facts stay above them.
+            (tabulated-list-sort 0)
+            (should (equal (pluginary-test--facts) facts))
+            (should (= (length (pluginary-test--rows)) (length tabulated-list-entries))))
           (goto-char (point-min))
           (should (search-forward "Simple, Nested, Tank" nil t)))))))
+
+(defun pluginary-test--facts ()
+  "The lines above the current buffer's first row, blank ones left out."
+  (let ((first-row (or (text-property-not-all (point-min) (point-max) 'tabulated-list-id nil)
+                       (point-max))))
+    (split-string (buffer-substring-no-properties (point-min) first-row) "\n" t)))
+
+(defun pluginary-test--rows ()
+  "The ids of the rows printed in the current buffer."
+  (save-excursion
+    (goto-char (point-min))
+    (let (ids)
+      (while (not (eobp))
+        (when-let ((id (tabulated-list-get-id)))
+          (push id ids))
+        (forward-line 1))
+      (nreverse ids))))
+
+(defun pluginary-test--should-match (regexps lines)
+  "Each of LINES matches the regexp at its place in REGEXPS."
+  (should (= (length lines) (length regexps)))
+  (cl-mapc (lambda (regexp line) (should (string-match-p (concat "\\`" regexp "\\'") line)))
+           regexps lines))
+
+(defun pluginary-test--pick (text name)
+  "Search TEXT and pick the plugin NAME; (CANDIDATES BUFFER)."
+  (let (offered)
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (setq offered (mapcar #'car collection))
+                 (seq-find (lambda (c) (string-prefix-p (concat name "  ") c)) offered))))
+      (let ((buffer (pluginary-search text)))
+        (list offered buffer)))))
+
+(ert-deftest pluginary-test-2-ready ()
+  "Searches filter on and show channels, latency and the audio check; so do the buffers."
+  (pluginary-test--scanned)
+  (should (equal (pluginary--query-params " dragonfly ch:2  latency:0 audio:ok ")
+                 '(:text "dragonfly" :channels 2 :maxLatency 0 :audioOk t)))
+  (should (equal (pluginary--query-params "ch:3 audio:failed") '(:text "ch:3" :audioOk :json-false)))
+  ;; ZamComp is mono; ZamEQ2, mono too, writes NaN at its defaults.
+  (pcase-let ((`(,offered ,buffer) (pluginary-test--pick "zam ch:1 latency:0 audio:ok" "ZamComp")))
+    (should (member "ZamComp  (Damien Zammit, Fx|Dynamics|Mono, 1 ch, latency 0 smp)" offered))
+    (should-not (seq-remove (lambda (c) (string-suffix-p ", 1 ch, latency 0 smp)" c)) offered))
+    (should-not (seq-find (lambda (c) (string-prefix-p "ZamEQ2" c)) offered))
+    (with-current-buffer buffer
+      (should (equal (plist-get pluginary-record :name) "ZamComp"))
+      (should (equal (seq-take (pluginary-test--facts) 2) '("Channels:    1" "Latency:     0 samples")))
+      (should (= (length (pluginary-test--rows)) (plist-get pluginary-record :parameterCount)))))
+  (pcase-let ((`(,offered ,buffer) (pluginary-test--pick "audio:failed" "ZamEQ2")))
+    (should (equal offered
+                   '("ZamEQ2  (Damien Zammit, Fx|EQ|Mono, 1 ch, latency 0 smp, AUDIO CHECK FAILED)")))
+    (with-current-buffer buffer
+      (should (member "Audio check: FAILED: the output holds NaN or infinity"
+                      (pluginary-test--facts)))))
+  ;; A plugin that never loaded was never checked: no facts (and no rows).
+  (pcase-let ((`(,_ ,buffer) (pluginary-test--pick "zamverb" "ZamVerb")))
+    (with-current-buffer buffer
+      (should (equal (plist-get pluginary-record :status) "failed"))
+      (should (= (buffer-size) 0))))
+  ;; No real plugin has an unusable range: flag one of ZamComp's.
+  (let* ((record (with-current-buffer "*Pluginary: ZamComp*" pluginary-record))
+         (knee (seq-find (lambda (p) (equal (plist-get p :name) "Knee"))
+                         (plist-get record :parameters))))
+    (should (string-match-p "\\`0 … 8 step [0-9.]+ ⚠ degenerate (min = max)\\'"
+                            (pluginary--range (plist-put (copy-sequence knee)
+                                                         :rangeProblem "degenerate"))))))
 
 (ert-deftest pluginary-test-3-errors ()
   "Errors are sentences: an unknown plugin, nothing to resume."

@@ -24,7 +24,7 @@ end, { desc = 'Cancel the running scan (it stays resumable)' })
 
 command('PluginarySearch', function(args)
   pluginary().search(args.args)
-end, { nargs = '*', desc = 'Search the plugin catalogue' })
+end, { nargs = '*', desc = 'Search the plugin catalogue (filters: ch:N latency:N audio:ok|failed)' })
 
 command('PluginaryShow', function(args)
   pluginary().show(args.args)

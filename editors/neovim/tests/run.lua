@@ -117,15 +117,82 @@ test(':PluginarySearch offers matches through vim.ui.select; the choice is shown
   wait('the plugin buffer', function()
     return vim.api.nvim_buf_get_name(0):match('^pluginary://')
   end)
-  assert(vim.tbl_contains(offered, 'Dragonfly Hall Reverb  (Michael Willis and Rob vd Berg, Fx|Reverb|Stereo)'),
+  assert(vim.tbl_contains(offered,
+    'Dragonfly Hall Reverb  (Michael Willis and Rob vd Berg, Fx|Reverb|Stereo, 2 ch, latency 0 smp)'),
     vim.inspect(offered))
   local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
   local text = table.concat(lines, '\n')
   assert(lines[1] == 'Dragonfly Plate Reverb', text)
-  assert(text:find('\nName +Units +Range +Default +Values\n'), text)
-  assert(text:find('\nAlgorithm +Nested +Simple, Nested, Tank\n'), text)
-  assert(text:find('\nDry Level +%% +0 … 100 step'), text)
+  assert(text:find('\nName +Units +Range +Default +Values +Texts at 0 … 1\n'), text)
+  assert(text:find('\nAlgorithm +Nested +Simple, Nested, Tank +Simple | Nested | Nested | Tank | Tank\n'), text)
+  assert(text:find('\nDry Level +%% +0 … 100 step [^\n]* 0%.0+ | 25%.0+ | 50%.0+ | 75%.0+ | 100%.0+\n'), text)
+  -- What a host must know before inserting it.
+  assert(vim.tbl_contains(lines, 'Channels:    2'), text)
+  assert(vim.tbl_contains(lines, 'Latency:     0 samples'), text)
+  assert(text:find('\nAudio check: ok, peak 0%.%d+\n'), text)
+  assert(text:find('\nState:       round%-trips %(%d+ bytes%)\n'), text)
+  assert(text:find('\nProbe ms:    load %d+%.%d, parameters %d+%.%d, audio %d+%.%d\n'), text)
   assert(vim.bo.buftype == 'nofile' and not vim.bo.modifiable and vim.bo.filetype == 'pluginary')
+end)
+
+-- Searches `text`, picks the plugin named `name`; what was offered and the picked plugin's lines.
+local function search_and_show(text, name)
+  local offered, picked
+  vim.ui.select = function(items, opts, on_choice)
+    offered = vim.tbl_map(opts.format_item, items)
+    for _, item in ipairs(items) do
+      if item.name == name then
+        picked = item
+        return on_choice(item)
+      end
+    end
+    on_choice(nil)
+  end
+  vim.cmd('PluginarySearch ' .. text)
+  wait('the plugin buffer of ' .. name, function()
+    return picked and vim.api.nvim_buf_get_name(0) == 'pluginary://' .. picked.id
+  end)
+  return offered, vim.api.nvim_buf_get_lines(0, 0, -1, false)
+end
+
+test(':PluginarySearch filters on channels, latency and the audio check, and shows them', function()
+  local params = pluginary.query_params(' dragonfly ch:2  latency:0 audio:ok ')
+  assert(vim.deep_equal(params, { text = 'dragonfly', channels = 2, maxLatency = 0, audioOk = true }),
+    vim.inspect(params))
+  params = pluginary.query_params('ch:3 audio:failed')
+  assert(vim.deep_equal(params, { text = 'ch:3', audioOk = false }), vim.inspect(params))
+
+  -- ZamComp is mono; ZamEQ2, mono too, writes NaN at its defaults.
+  local offered, lines = search_and_show('zam ch:1 latency:0 audio:ok', 'ZamComp')
+  assert(vim.tbl_contains(offered, 'ZamComp  (Damien Zammit, Fx|Dynamics|Mono, 1 ch, latency 0 smp)'),
+    vim.inspect(offered))
+  for _, item in ipairs(offered) do
+    assert(item:find(', 1 ch, latency 0 smp%)$') and not item:find('ZamEQ2'), vim.inspect(offered))
+  end
+  assert(vim.tbl_contains(lines, 'Channels:    1'), table.concat(lines, '\n'))
+  assert(vim.tbl_contains(lines, 'Latency:     0 samples'), table.concat(lines, '\n'))
+
+  offered, lines = search_and_show('audio:failed', 'ZamEQ2')
+  assert(vim.deep_equal(offered, { 'ZamEQ2  (Damien Zammit, Fx|EQ|Mono, 1 ch, latency 0 smp, AUDIO CHECK FAILED)' }),
+    vim.inspect(offered))
+  assert(vim.tbl_contains(lines, 'Audio check: FAILED: the output holds NaN or infinity'), table.concat(lines, '\n'))
+
+  -- A plugin that never loaded was never checked: no such lines.
+  local _, page = request('pluginary/query', { text = 'zamverb' })
+  local _, verb = request('pluginary/plugin', { id = page.plugins[1].id })
+  local text = table.concat(pluginary.render(verb), '\n')
+  assert(text:find('\nStatus: +failed\n') and not text:find('Channels:') and not text:find('Audio check:'), text)
+
+  -- No real plugin has an unusable range: flag one of ZamComp's.
+  _, page = request('pluginary/query', { text = 'zamcomp' })
+  local _, comp = request('pluginary/plugin', { id = page.plugins[1].id })
+  local knee = vim.tbl_filter(function(p)
+    return p.name == 'Knee'
+  end, comp.parameters)[1]
+  knee.rangeProblem = 'degenerate'
+  assert(pluginary.range(knee):find('^0 … 8 step [%d.]+ ⚠ degenerate %(min = max%)$'), pluginary.range(knee))
+  text = table.concat(pluginary.render(comp), '\n')
+  assert(text:find('\nKnee +dB +0 … 8 step [%d.]+ ⚠ degenerate'), text)
 end)
 
 test(':PluginaryShow with an unknown id reports the error', function()

@@ -10,12 +10,15 @@ import {
   ResponseError,
 } from 'vscode-jsonrpc';
 import {
+  AudioCheck,
   CatalogChanged,
+  ChannelCount,
   ErrorCode,
   InitializationOptions,
   Method,
   Parameter,
   PluginRecord,
+  PluginState,
   PluginSummary,
   QueryParams,
   QueryResult,
@@ -192,6 +195,32 @@ export function statusBar(status: Status): { text: string; tooltip: string } {
   return { text: `$(plug) ${counts.plugins}`, tooltip: lines.join('\n') };
 }
 
+// The ready-to-insert facts are compared with `== null`: a 1.0 sidecar leaves them out.
+
+/** The channel counts a plugin accepts, as "2 ch" or "1/2 ch"; '' when never checked. */
+export function channelsText(channels: readonly number[] | null): string {
+  if (channels == null) return '';
+  return channels.length > 0 ? `${channels.join('/')} ch` : 'ch: none';
+}
+
+/**
+ * The Quick Pick's text as query params. `ch:N`, `latency:N` (at most N samples) and
+ * `audio:ok` / `audio:failed` are filters; the other words are searched for.
+ */
+export function searchParams(typed: string): QueryParams {
+  const params: QueryParams = {};
+  const words = typed.split(/\s+/).filter((word) => {
+    let match: RegExpExecArray | null;
+    if ((match = /^ch:([12468])$/i.exec(word))) params.channels = Number(match[1]) as ChannelCount;
+    else if ((match = /^latency:(\d+)$/i.exec(word))) params.maxLatency = Number(match[1]);
+    else if ((match = /^audio:(ok|failed)$/i.exec(word))) params.audioOk = match[1].toLowerCase() === 'ok';
+    else return word !== '';
+    return false;
+  });
+  if (words.length > 0) params.text = words.join(' ');
+  return params;
+}
+
 /** A QuickPick item for a plugin (the id travels along). */
 export function searchItem(plugin: PluginSummary): {
   label: string;
@@ -199,8 +228,11 @@ export function searchItem(plugin: PluginSummary): {
   detail: string;
   id: string;
 } {
-  const facts = [plugin.category, plugin.kind, `${plugin.parameterCount} parameters`];
+  const facts = [plugin.category, plugin.kind, `${plugin.parameterCount} parameters`, channelsText(plugin.channels)];
+  if (plugin.latencySamples != null) facts.push(`latency ${plugin.latencySamples} smp`);
   if (plugin.status !== 'ok') facts.push(plugin.status);
+  // A plugin that loads but writes NaN or dies in process() must not look insertable.
+  if (plugin.audioOk === false) facts.push('$(warning) audio check failed');
   return {
     label: plugin.name,
     description: plugin.vendor ?? '',
@@ -221,7 +253,19 @@ function number(value: number, digits = 6): string {
   return String(Number(value.toPrecision(digits)));
 }
 
+const RANGE_PROBLEMS: Record<string, string> = {
+  degenerate: 'degenerate (min = max)',
+  unbounded: 'unbounded',
+  suspectSteps: 'suspect steps (over 1,000,000)',
+};
+
+/** The range as text, flagged when no host can use it. */
 export function parameterRange(parameter: Parameter): string {
+  const problem = parameter.rangeProblem && `⚠ ${RANGE_PROBLEMS[parameter.rangeProblem] ?? parameter.rangeProblem}`;
+  return [plainRange(parameter), problem].filter(Boolean).join(' ');
+}
+
+function plainRange(parameter: Parameter): string {
   if (parameter.type === 'bool' || parameter.boolean) return 'on/off';
   if (parameter.min === null || parameter.max === null) return '';
   const range = `${number(parameter.min)} … ${number(parameter.max)}`;
@@ -237,7 +281,12 @@ export function parameterValues(parameter: Parameter, limit = 20): string {
   return more ? `${shown}, … (${values.length}${parameter.valuesTruncated ? '+' : ''})` : shown;
 }
 
-/** The parameter table's rows: name, units, range, default, enumeration values. */
+/** What the plugin displays at raw 0, .25, .5, .75 and 1 (not "|": it would need escaping). */
+export function parameterSamples(parameter: Parameter, separator = ' · '): string {
+  return (parameter.samples ?? []).map((sample) => sample.text ?? '?').join(separator);
+}
+
+/** The parameter table's rows: name, units, range, default, enumeration values, sample texts. */
 export function parameterRows(record: PluginRecord): string[][] {
   return record.parameters.map((p) => [
     p.name,
@@ -245,7 +294,42 @@ export function parameterRows(record: PluginRecord): string[][] {
     parameterRange(p),
     p.defaultText ?? '',
     parameterValues(p),
+    parameterSamples(p),
   ]);
+}
+
+function audioCheckText(check: AudioCheck): string {
+  if (!check.ok) {
+    return `FAILED: ${check.nonFinite ? 'the output holds NaN or infinity' : (check.error ?? 'no reason given')}`;
+  }
+  if (check.silent) return 'ok, but silent (peak under -120 dBFS)';
+  return check.peak === null ? 'ok' : `ok, peak ${number(check.peak, 3)}`;
+}
+
+function stateText(state: PluginState): string {
+  if (state.readable && state.writable) return `round-trips (${state.size ?? '?'} bytes)`;
+  const how = state.readable ? `reads (${state.size ?? '?'} bytes) but does not write back` : 'not readable';
+  return state.error ? `${how}: ${state.error}` : how;
+}
+
+/** What a host must know before inserting the plugin, as [label, text]; unmeasured facts are left out. */
+export function readyFacts(record: PluginRecord): [string, string][] {
+  const facts: [string, string][] = [];
+  if (record.channels != null) {
+    facts.push(['Channels', record.channels.length > 0 ? record.channels.join(', ') : 'none accepted']);
+  }
+  if (record.latencySamples != null) facts.push(['Latency', `${record.latencySamples} samples`]);
+  if (record.audioCheck) facts.push(['Audio check', audioCheckText(record.audioCheck)]);
+  if (record.state) facts.push(['State', stateText(record.state)]);
+  const times = record.probeMs;
+  if (times) {
+    const spent = (['load', 'parameters', 'audio'] as const).flatMap((step) => {
+      const ms = times[step];
+      return ms == null ? [] : [`${step} ${ms.toFixed(1)}`];
+    });
+    if (spent.length > 0) facts.push(['Probe ms', spent.join(', ')]);
+  }
+  return facts;
 }
 
 function markdownTable(header: string[], rows: string[][]): string[] {
@@ -256,7 +340,7 @@ function markdownTable(header: string[], rows: string[][]): string[] {
   return [line(cells[0]), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)];
 }
 
-/** The "Show Plugin" document: metadata, the pedalboard line and the parameter table. */
+/** The "Show Plugin" document: metadata, ready-to-insert facts, the pedalboard line and the parameter table. */
 export function renderPlugin(record: PluginRecord): string {
   const facts: [string, string | number | null][] = [
     ['Id', record.id],
@@ -272,7 +356,7 @@ export function renderPlugin(record: PluginRecord): string {
     ['Class', record.className],
   ];
   const lines = [`# ${record.name}`, ''];
-  for (const [label, value] of facts) {
+  for (const [label, value] of [...facts, ...readyFacts(record)]) {
     if (value !== null && value !== '') lines.push(`- **${label}:** ${value}`);
   }
   if (record.status === 'ok') {
@@ -280,7 +364,8 @@ export function renderPlugin(record: PluginRecord): string {
   }
   lines.push('', `## Parameters (${record.parameters.length})`, '');
   if (record.parameters.length > 0) {
-    lines.push(...markdownTable(['Name', 'Units', 'Range', 'Default', 'Values'], parameterRows(record)));
+    const header = ['Name', 'Units', 'Range', 'Default', 'Values', 'Texts at 0 … 1'];
+    lines.push(...markdownTable(header, parameterRows(record)));
   }
   if (record.status !== 'ok' && record.outputTail) {
     lines.push('', '## What it printed', '', '```', record.outputTail.trimEnd(), '```');

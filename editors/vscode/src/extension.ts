@@ -18,6 +18,7 @@ import {
   renderPlugin,
   scanParams,
   searchItem,
+  searchParams,
   statusBar,
   summaryText,
 } from './core';
@@ -140,7 +141,7 @@ async function runScan(title: string, start: (progress: (value: ProgressValue) =
 /** A QuickPick fed by pluginary/query as the user types. */
 function pickPlugin(): Promise<PluginSummary | undefined> {
   const pick = vscode.window.createQuickPick<vscode.QuickPickItem & { plugin: PluginSummary }>();
-  pick.placeholder = 'Search plugins by name, vendor, category or parameter';
+  pick.placeholder = 'Search plugins by name, vendor, category or parameter; filter with ch:2 latency:0 audio:ok';
   pick.matchOnDescription = pick.matchOnDetail = true;
   let pending: vscode.CancellationTokenSource | undefined;
   const update = async (text: string) => {
@@ -148,7 +149,7 @@ function pickPlugin(): Promise<PluginSummary | undefined> {
     const source = (pending = new vscode.CancellationTokenSource());
     pick.busy = true;
     try {
-      const page = await pluginary.query({ text: text.trim() || undefined, limit: 100 }, source.token);
+      const page = await pluginary.query({ ...searchParams(text), limit: 100 }, source.token);
       if (!source.token.isCancellationRequested) {
         // The sidecar did the matching (also on parameter names), so every result is shown.
         pick.items = page.plugins.map((plugin) => ({ ...searchItem(plugin), plugin, alwaysShow: true }));

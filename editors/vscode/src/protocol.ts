@@ -8,6 +8,7 @@ export interface InitializationOptions {
   workers?: number;
   timeoutSeconds?: number;
   folders?: string[];
+  audioCheck?: boolean;
 }
 
 export interface ScanParams {
@@ -17,6 +18,7 @@ export interface ScanParams {
   retryFailed?: boolean;
   workers?: number;
   timeoutSeconds?: number;
+  audioCheck?: boolean;
   workDoneToken?: ProgressToken;
 }
 
@@ -39,6 +41,9 @@ export interface ScanSummary {
 
 export type PluginStatus = 'ok' | 'failed' | 'timeout' | 'crashed';
 
+/** The channel counts a probe tries. */
+export type ChannelCount = 1 | 2 | 4 | 6 | 8;
+
 export interface QueryParams {
   text?: string;
   vendor?: string;
@@ -47,6 +52,9 @@ export interface QueryParams {
   kind?: 'effect' | 'instrument';
   parameter?: string;
   status?: PluginStatus;
+  channels?: ChannelCount;
+  maxLatency?: number;
+  audioOk?: boolean;
   limit?: number;
   cursor?: string;
 }
@@ -63,6 +71,10 @@ export interface PluginSummary {
   path: string;
   className: string | null;
   parameterCount: number;
+  // The ready-to-insert facts (protocol 1.1); null: the audio checks did not run.
+  channels: ChannelCount[] | null;
+  latencySamples: number | null;
+  audioOk: boolean | null;
 }
 
 export interface QueryResult {
@@ -90,6 +102,36 @@ export interface Parameter {
   automatable: boolean;
   values: unknown[] | null;
   valuesTruncated: boolean;
+  rangeProblem: 'degenerate' | 'unbounded' | 'suspectSteps' | null;
+  /** The display text at raw 0, .25, .5, .75 and 1. */
+  samples: ParameterSample[] | null;
+}
+
+export interface ParameterSample {
+  raw: number;
+  value: number | boolean | string | null;
+  text: string | null;
+}
+
+export interface AudioCheck {
+  ok: boolean;
+  peak: number | null;
+  nonFinite: boolean | null;
+  silent: boolean | null;
+  error: string | null;
+}
+
+export interface PluginState {
+  readable: boolean;
+  writable: boolean;
+  size: number | null;
+  error: string | null;
+}
+
+export interface ProbeTimes {
+  load: number | null;
+  parameters: number | null;
+  audio: number | null;
 }
 
 export interface PluginRecord extends PluginSummary {
@@ -102,6 +144,9 @@ export interface PluginRecord extends PluginSummary {
   durationMs: number | null;
   scanId: string;
   scannedAt: number;
+  audioCheck: AudioCheck | null;
+  state: PluginState | null;
+  probeMs: ProbeTimes | null;
   parameters: Parameter[];
 }
 

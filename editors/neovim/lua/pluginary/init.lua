@@ -213,6 +213,14 @@ function M.statusline()
   return state.progress and ('Pluginary ' .. state.progress) or ''
 end
 
+--- The channel counts a plugin accepts, as '2 ch' or '1/2 ch'; nil when never checked.
+function M.channels(channels)
+  if channels == nil then
+    return nil
+  end
+  return #channels > 0 and (table.concat(channels, '/') .. ' ch') or 'ch: none'
+end
+
 local function describe(plugin)
   local facts = {}
   for _, fact in ipairs({ 'vendor', 'category', 'status' }) do
@@ -220,12 +228,46 @@ local function describe(plugin)
       table.insert(facts, plugin[fact])
     end
   end
+  if plugin.channels ~= nil then
+    table.insert(facts, M.channels(plugin.channels))
+  end
+  if plugin.latencySamples ~= nil then
+    table.insert(facts, string.format('latency %d smp', plugin.latencySamples))
+  end
+  -- A plugin that loads but writes NaN or dies in process() must not look insertable.
+  if plugin.audioOk == false then
+    table.insert(facts, 'AUDIO CHECK FAILED')
+  end
   return string.format('%s  (%s)', plugin.name, table.concat(facts, ', '))
 end
 
---- Search the catalogue and pick a plugin with vim.ui.select; then show it.
+--- The query params for a search's text: `ch:N`, `latency:N` (at most N samples) and
+--- `audio:ok` / `audio:failed` are filters; the other words are searched for.
+function M.query_params(text)
+  local params, words = {}, {}
+  for word in (text or ''):gmatch('%S+') do
+    local lower = word:lower()
+    local channels = lower:match('^ch:([12468])$')
+    local latency = lower:match('^latency:(%d+)$')
+    local audio = lower:match('^audio:(%a+)$')
+    if channels then
+      params.channels = tonumber(channels)
+    elseif latency then
+      params.maxLatency = tonumber(latency)
+    elseif audio == 'ok' or audio == 'failed' then
+      params.audioOk = audio == 'ok'
+    else
+      table.insert(words, word)
+    end
+  end
+  params.text = #words > 0 and table.concat(words, ' ') or nil
+  return params
+end
+
+--- Search the catalogue (see M.query_params) and pick a plugin with vim.ui.select; then show it.
 function M.search(text, on_choice)
-  M.request('pluginary/query', { text = text ~= '' and text or nil, limit = 200 }, function(err, result)
+  local params = vim.tbl_extend('force', M.query_params(text), { limit = 200 })
+  M.request('pluginary/query', params, function(err, result)
     if err then
       return notify(error_text(err), vim.log.levels.ERROR)
     end
@@ -246,8 +288,13 @@ local function number(value)
   return string.format('%g', value)
 end
 
---- A parameter's range as text ('on/off', 'min … max step s', or '').
-function M.range(p)
+local range_problems = {
+  degenerate = 'degenerate (min = max)',
+  unbounded = 'unbounded',
+  suspectSteps = 'suspect steps (over 1,000,000)',
+}
+
+local function plain_range(p)
   if p.type == 'bool' or p.boolean then
     return 'on/off'
   elseif p.min == nil or p.max == nil then
@@ -262,6 +309,25 @@ function M.range(p)
   return range
 end
 
+--- A parameter's range as text ('on/off', 'min … max step s', or ''), flagged when no host can use it.
+function M.range(p)
+  local range = plain_range(p)
+  if p.rangeProblem == nil then
+    return range
+  end
+  local problem = '⚠ ' .. (range_problems[p.rangeProblem] or p.rangeProblem)
+  return range == '' and problem or (range .. ' ' .. problem)
+end
+
+--- What the parameter displays at raw 0, .25, .5, .75 and 1: 'a | b | c | d | e'.
+function M.samples(p)
+  local texts = {}
+  for _, sample in ipairs(p.samples or {}) do
+    table.insert(texts, sample.text or '?')
+  end
+  return table.concat(texts, ' | ')
+end
+
 local function values_text(p)
   local values = vim.tbl_map(tostring, p.values or {})
   local text = table.concat(vim.list_slice(values, 1, 12), ', ')
@@ -271,21 +337,70 @@ local function values_text(p)
   return text
 end
 
---- The lines of a plugin's buffer: metadata, then the parameter table.
+local function audio_check_text(check)
+  if not check.ok then
+    return 'FAILED: ' .. (check.nonFinite and 'the output holds NaN or infinity' or check.error or 'no reason given')
+  elseif check.silent then
+    return 'ok, but silent (peak under -120 dBFS)'
+  end
+  return check.peak and string.format('ok, peak %.3g', check.peak) or 'ok'
+end
+
+local function state_text(state)
+  local size = state.size and tostring(state.size) or '?'
+  if state.readable and state.writable then
+    return string.format('round-trips (%s bytes)', size)
+  end
+  local how = state.readable and string.format('reads (%s bytes) but does not write back', size) or 'not readable'
+  return state.error and (how .. ': ' .. state.error) or how
+end
+
+--- What a host must know before inserting the plugin, as { label, text } pairs; unmeasured
+--- facts are left out.
+function M.ready_facts(record)
+  local facts = {}
+  if record.channels ~= nil then
+    table.insert(facts, { 'Channels', #record.channels > 0 and table.concat(record.channels, ', ') or 'none accepted' })
+  end
+  if record.latencySamples ~= nil then
+    table.insert(facts, { 'Latency', record.latencySamples .. ' samples' })
+  end
+  if record.audioCheck ~= nil then
+    table.insert(facts, { 'Audio check', audio_check_text(record.audioCheck) })
+  end
+  if record.state ~= nil then
+    table.insert(facts, { 'State', state_text(record.state) })
+  end
+  if record.probeMs ~= nil then
+    local spent = {}
+    for _, step in ipairs({ 'load', 'parameters', 'audio' }) do
+      if record.probeMs[step] ~= nil then
+        table.insert(spent, string.format('%s %.1f', step, record.probeMs[step]))
+      end
+    end
+    if #spent > 0 then
+      table.insert(facts, { 'Probe ms', table.concat(spent, ', ') })
+    end
+  end
+  return facts
+end
+
+--- The lines of a plugin's buffer: metadata, ready-to-insert facts, then the parameter table.
 function M.render(record)
   local lines = { record.name, '' }
-  for _, fact in ipairs({
+  local facts = {
     { 'Id', record.id }, { 'Vendor', record.vendor }, { 'Version', record.version },
     { 'Category', record.category }, { 'Kind', record.kind }, { 'Status', record.status },
     { 'Error', record.error }, { 'Path', record.path }, { 'Class', record.className },
-  }) do
+  }
+  for _, fact in ipairs(vim.list_extend(facts, M.ready_facts(record))) do
     if fact[2] ~= nil and fact[2] ~= '' then
-      table.insert(lines, string.format('%-10s %s', fact[1] .. ':', fact[2]))
+      table.insert(lines, string.format('%-12s %s', fact[1] .. ':', fact[2]))
     end
   end
-  local rows = { { 'Name', 'Units', 'Range', 'Default', 'Values' } }
+  local rows = { { 'Name', 'Units', 'Range', 'Default', 'Values', 'Texts at 0 … 1' } }
   for _, p in ipairs(record.parameters) do
-    table.insert(rows, { p.name, p.units or '', M.range(p), p.defaultText or '', values_text(p) })
+    table.insert(rows, { p.name, p.units or '', M.range(p), p.defaultText or '', values_text(p), M.samples(p) })
   end
   local widths = {}
   for _, row in ipairs(rows) do

@@ -13,10 +13,12 @@ import {
   ProgressValue,
   describeError,
   isCancelled,
+  parameterRange,
   pedalboardSnippet,
   progressIncrements,
   renderPlugin,
   searchItem,
+  searchParams,
   statusBar,
 } from '../core';
 import { CatalogChanged, PluginRecord } from '../protocol';
@@ -90,7 +92,37 @@ describe('the extension against the real sidecar', { timeout: 90_000 }, () => {
     }
     const [item] = (await pluginary.query({ text: 'zamcomp' })).plugins.map(searchItem);
     assert.match(item.description, /Zammit/);
-    assert.match(item.detail, /Dynamics.* · effect · \d+ parameters/);
+    assert.match(item.detail, /Dynamics.* · effect · \d+ parameters · 1 ch · latency 0 smp$/);
+  });
+
+  test('search items show channels, latency and a failed audio check', async () => {
+    const { plugins } = await pluginary.query({ limit: 100 });
+    const detail = Object.fromEntries(plugins.map((plugin) => [plugin.name, searchItem(plugin).detail]));
+    assert.match(detail['Dragonfly Hall Reverb'], /· 2 ch · latency 0 smp$/);
+    // ZamEQ2 writes NaN at its defaults; the failed plugins were never checked.
+    assert.match(detail['ZamEQ2'], /· 1 ch · latency 0 smp · \$\(warning\) audio check failed$/);
+    assert.equal(detail['ZamVerb'], '0 parameters · failed');
+  });
+
+  test('the search box filters on channels, latency and the audio check', async () => {
+    assert.deepEqual(searchParams(' dragonfly  ch:2 latency:0 audio:ok '), {
+      text: 'dragonfly',
+      channels: 2,
+      maxLatency: 0,
+      audioOk: true,
+    });
+    assert.deepEqual(searchParams('ch:3 audio:failed'), { text: 'ch:3', audioOk: false });
+    const names = async (typed: string) =>
+      (await pluginary.query({ ...searchParams(typed), limit: 100 })).plugins.map((plugin) => plugin.name);
+    assert.deepEqual(await names('reverb ch:2 latency:0 audio:ok'), [
+      'Dragonfly Early Reflections',
+      'Dragonfly Hall Reverb',
+      'Dragonfly Plate Reverb',
+      'Dragonfly Room Reverb',
+    ]);
+    const mono = await names('ch:1 audio:ok');
+    assert.ok(mono.includes('ZamComp') && !mono.includes('ZamEQ2') && !mono.includes('ZamCompX2'), `${mono}`);
+    assert.deepEqual(await names('audio:failed'), ['ZamEQ2']);
   });
 
   let plate: PluginRecord;
@@ -101,10 +133,40 @@ describe('the extension against the real sidecar', { timeout: 90_000 }, () => {
     const text = renderPlugin(plate);
     const rows = text.split('\n').filter((line) => line.startsWith('| '));
     assert.equal(rows.length, plate.parameters.length + 2); // and the header and its rule
-    assert.match(rows[0], /^\| Name +\| Units +\| Range +\| Default +\| Values +\|$/);
-    assert.ok(rows.some((row) => /^\| Algorithm .*\| Nested +\| Simple, Nested, Tank +\|$/.test(row)), text);
-    assert.ok(rows.some((row) => /^\| Dry Level +\| % +\| 0 … 100 step/.test(row)), text);
+    assert.match(rows[0], /^\| Name +\| Units +\| Range +\| Default +\| Values +\| Texts at 0 … 1 +\|$/);
+    const algorithm = /^\| Algorithm .*\| Nested +\| Simple, Nested, Tank +\| Simple · Nested · Nested · Tank · Tank +\|$/;
+    assert.ok(rows.some((row) => algorithm.test(row)), text);
+    const dry = /^\| Dry Level +\| % +\| 0 … 100 step .*\| 0\.0+ · 25\.0+ · 50\.0+ · 75\.0+ · 100\.0+ +\|$/;
+    assert.ok(rows.some((row) => dry.test(row)), text);
     assert.match(text, /- \*\*Vendor:\*\* Michael Willis/);
+  });
+
+  test('show renders what a host must know before inserting the plugin', async () => {
+    const facts = (record: PluginRecord) =>
+      Object.fromEntries([...renderPlugin(record).matchAll(/^- \*\*([^:]+):\*\* (.*)$/gm)].map((m) => [m[1], m[2]]));
+    const plateFacts = facts(plate);
+    assert.equal(plateFacts['Channels'], '2');
+    assert.equal(plateFacts['Latency'], '0 samples');
+    assert.match(plateFacts['Audio check'], /^ok, peak 0\.\d+$/);
+    assert.match(plateFacts['State'], /^round-trips \(\d+ bytes\)$/);
+    assert.match(plateFacts['Probe ms'], /^load \d+\.\d, parameters \d+\.\d, audio \d+\.\d$/);
+
+    const record = async (text: string) => pluginary.plugin((await pluginary.query({ text })).plugins[0].id);
+    const comp = facts(await record('zamcomp'));
+    assert.equal(comp['Channels'], '1'); // ZamComp is mono
+    assert.equal(comp['Latency'], '0 samples');
+    const eq = facts(await record('zameq2'));
+    assert.equal(eq['Audio check'], 'FAILED: the output holds NaN or infinity');
+    // A plugin that never loaded was never checked: no such lines.
+    const verb = facts(await record('zamverb'));
+    assert.equal(verb['Status'], 'failed');
+    assert.deepEqual(['Channels', 'Latency', 'Audio check', 'State', 'Probe ms'].filter((label) => label in verb), []);
+
+    // No real plugin has an unusable range: flag one of the plate's.
+    const dry = plate.parameters.find((p) => p.name === 'Dry Level')!;
+    assert.match(parameterRange({ ...dry, rangeProblem: 'degenerate' }), /^0 … 100 step .* ⚠ degenerate \(min = max\)$/);
+    const flagged = { ...plate, parameters: [{ ...dry, rangeProblem: 'suspectSteps' as const }] };
+    assert.match(renderPlugin(flagged), /\| Dry Level +\| % +\| 0 … 100 .*⚠ suspect steps/);
   });
 
   test('the pedalboard snippet loads the plugin in Python', { skip: !python && 'PLUGINARY_TEST_PYTHON unset' }, () => {
