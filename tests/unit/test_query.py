@@ -187,3 +187,39 @@ def test_committing_the_same_scan_twice_is_a_no_op(tmp_path: Path) -> None:
     assert commit_scan(connection, "s", [bundle], [], {}).added
     again = commit_scan(connection, "s", [bundle], [], {})
     assert (again.added, again.updated, again.removed) == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"text": "reverb"},
+        {"text": "f"},
+        {"vendor": "a"},
+        {"parameter": "decay_s"},
+        {"kind": "effect", "text": "filler"},
+        {"vendor": "bulk", "parameter": "Dry/Wet", "max_latency": 0},
+        {"status": "crashed"},
+    ],
+)
+def test_both_page_plans_give_the_same_pages(
+    db: Any, filters: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page either walks the name index or sorts the matches, by how many match; the plan
+    # must never change the answer, page boundaries and cursors included.
+    from pluginary.catalog import query as query_module
+
+    pages = {}
+    for plan, factor in (("sort", 0), ("walk", 10**9)):
+        monkeypatch.setattr(query_module, "WIDE_MATCH", factor)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = query_plugins(db, PluginQuery(limit=4, cursor=cursor, **filters))
+            seen += [p.id for p in page.plugins]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        pages[plan] = (page.total, seen)
+    assert pages["sort"] == pages["walk"]
+    assert pages["sort"][0] == len(pages["sort"][1])

@@ -175,6 +175,13 @@ def converter() -> Converter:
         JsonRPCResponseMessage,
         lambda obj, cls: cls(obj["id"], obj["jsonrpc"], obj.get("result")),
     )
+    # A result that is already plain JSON goes out as it is: cattrs would walk every value of a
+    # page again. An lsprotocol result (an attrs object) is still unstructured, by json.dumps's
+    # ``default`` hook in pygls, when the encoder reaches it.
+    conv.register_unstructure_hook(
+        JsonRPCResponseMessage,
+        lambda message: {"id": message.id, "jsonrpc": message.jsonrpc, "result": message.result},
+    )
     return conv
 
 
@@ -183,17 +190,38 @@ def converter() -> Converter:
 
 def to_wire(value: Any) -> Any:
     """Encode a domain value as JSON-ready data: dataclasses become camelCase objects."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {camel(f.name): to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None  # JSON has no NaN; plugins report them.
+    names = _wire_names(kind) if hasattr(kind, "__dataclass_fields__") else None
+    if names is not None:
+        return {wire_name: to_wire(getattr(value, name)) for name, wire_name in names}
     if isinstance(value, list | tuple):
         return [to_wire(item) for item in value]
     if isinstance(value, Mapping):
         return {str(key): to_wire(item) for key, item in value.items()}
     if isinstance(value, PurePath):
         return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity; a plugin may still report them.
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     return value
+
+
+# Encoded as they are: a page of results is mostly these, so they skip every other test.
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
+_WIRE_NAMES: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def _wire_names(cls: type[Any]) -> tuple[tuple[str, str], ...]:
+    """A dataclass's (field name, wire name) pairs, worked out once per class."""
+    names = _WIRE_NAMES.get(cls)
+    if names is None:
+        names = _WIRE_NAMES[cls] = tuple((f.name, camel(f.name)) for f in dataclasses.fields(cls))
+    return names
 
 
 def capabilities(formats: list[str], methods: list[str]) -> dict[str, Any]:
@@ -252,8 +280,14 @@ def _as_object(params: Any) -> dict[str, Any]:
     return params
 
 
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
 def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:  # Resolving string annotations is slow: once per class.
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _convert(key: str, raw: Any, hint: Any) -> Any:
