@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pluginary.cli import main
+from pluginary.entry import main
 
 if __name__ == "__main__":
     main()

@@ -196,3 +196,45 @@ class CatalogCounts:
     bundles: int
     by_status: dict[str, int]
     by_kind: dict[str, int]
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    root: str
+    catalog: str
+    journal: str
+    ignore_list: str
+
+
+@dataclass(frozen=True)
+class RunningScan:
+    """A scan holding the cache's lock; counts are known only for this sidecar's own scan."""
+
+    scan_id: str | None
+    pid: int | None
+    host: str | None
+    done: int | None
+    total: int | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class InterruptedScan:
+    """A scan the journal holds and nobody runs: ``pluginary/resume`` finishes it."""
+
+    scan_id: str
+    state: str
+    started_at: float
+    roots: list[str]
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    version: str
+    cache: CacheInfo
+    counts: CatalogCounts
+    running: RunningScan | None
+    interrupted: InterruptedScan | None
+    last_scan: ScanSummary | None

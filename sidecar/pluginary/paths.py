@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 CACHE_DIR_ENV = "PLUGINARY_CACHE_DIR"
 
 
@@ -51,5 +49,7 @@ def cache_paths(override: str | os.PathLike[str] | None = None) -> CachePaths:
     elif os.environ.get(CACHE_DIR_ENV):
         root = Path(os.environ[CACHE_DIR_ENV])
     else:
+        import platformdirs  # Here, not above: a host that sets the folder skips its 10 ms.
+
         root = Path(platformdirs.user_cache_dir("pluginary", appauthor=False))
     return CachePaths(root.expanduser().resolve())

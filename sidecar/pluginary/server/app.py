@@ -30,17 +30,17 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import RPCMessage, RPCRequest
 
 from pluginary import __version__
-from pluginary.catalog.query import get_plugin, query_plugins
 from pluginary.models import CatalogChange
 from pluginary.paths import cache_paths
-from pluginary.scanner.engine import Scanner
 from pluginary.server import wire
 from pluginary.server.errors import mapped
 from pluginary.server.framing import DamagedFrame
 from pluginary.server.reads import read_catalog
 from pluginary.server.scans import ScanRunner
 from pluginary.server.settings import Settings
-from pluginary.server.status import collect_status
+
+# The catalogue, scanner and status modules are imported by the handlers that use them: a host
+# waits for the answer to ``initialize``, and importing them first would add a tenth to that.
 
 logger = logging.getLogger("pluginary.server")
 scanner_logger = logging.getLogger("pluginary.scanner")
@@ -226,8 +226,10 @@ class PluginaryServer(LanguageServer):
         if self.tasks is None:
             raise RuntimeError("the server is not running")
         self.settings = settings
-        scanner = Scanner(cache_paths(settings.cache_dir), log=scanner_logger.info)
-        self._runner = ScanRunner(scanner, self, self.tasks, self.catalog_changed)
+        paths = cache_paths(settings.cache_dir)
+        self._runner = ScanRunner(
+            paths, scanner_logger.info, self, self.tasks, self.catalog_changed
+        )
 
     def experimental_capabilities(self) -> dict[str, Any]:
         """``experimental.pluginary``: protocol version, formats on this OS, methods."""
@@ -291,22 +293,28 @@ def create_server() -> PluginaryServer:
     @mapped
     async def query(ls: PluginaryServer, params: Any) -> Any:
         """Plugins matching every given filter, a page at a time."""
+        from pluginary.catalog.query import query_plugins
+
         plugin_query = wire.query_params(params)
-        catalog = ls.runner.scanner.paths.catalog
+        catalog = ls.runner.paths.catalog
         return wire.to_wire(await read_catalog(catalog, lambda db: query_plugins(db, plugin_query)))
 
     @server.feature("pluginary/plugin")
     @mapped
     async def plugin(ls: PluginaryServer, params: Any) -> Any:
         """One plugin with its parameters and the outcome of its last probe."""
+        from pluginary.catalog.query import get_plugin
+
         ident = wire.plugin_params(params)
-        catalog = ls.runner.scanner.paths.catalog
+        catalog = ls.runner.paths.catalog
         return wire.to_wire(await read_catalog(catalog, lambda db: get_plugin(db, ident)))
 
     @server.feature("pluginary/status")
     @mapped
     async def status(ls: PluginaryServer, params: Any) -> Any:
         """Version, cache paths, catalogue counts, and the running, interrupted and last scans."""
+        from pluginary.server.status import collect_status
+
         wire.status_params(params)
         await ls.runner.settled()  # Report the state after start-up, not the commit it finishes.
         scanner = ls.runner.scanner

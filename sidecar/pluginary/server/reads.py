@@ -11,7 +11,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
@@ -99,6 +98,8 @@ def _unreadable(what: str, path: Path, error: sqlite3.Error | OSError) -> Storag
 
 
 def _read_empty(read: Callable[[sqlite3.Connection], T]) -> T:
+    from importlib import resources  # Not at the top: it costs the sidecar's start-up 15 ms.
+
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(resources.files("pluginary.catalog").joinpath("schema.sql").read_text())

@@ -13,6 +13,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup
@@ -20,15 +21,24 @@ from pygls.exceptions import JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
 from pluginary.errors import PluginaryError, ScanInProgress
-from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
-from pluginary.scanner.engine import ProgressCallback, Scanner
+from pluginary.models import (
+    CatalogChange,
+    InterruptedScan,
+    ScanOptions,
+    ScanProgress,
+    ScanResult,
+    ScanSummary,
+)
+from pluginary.paths import CachePaths
 from pluginary.server.errors import describe
 from pluginary.server.progress import ProgressToken, ScanReporter, open_reporter
-from pluginary.server.status import InterruptedScan, peek_journal
+
+if TYPE_CHECKING:
+    from pluginary.scanner.engine import ProgressCallback, Scanner
 
 logger = logging.getLogger(__name__)
 
-Work = Callable[[ProgressCallback], Awaitable[ScanResult | None]]
+Work = Callable[["ProgressCallback"], Awaitable[ScanResult | None]]
 
 
 @dataclass(eq=False)
@@ -44,17 +54,29 @@ class ScanRunner:
 
     def __init__(
         self,
-        scanner: Scanner,
+        paths: CachePaths,
+        log: Callable[[str], None],
         server: LanguageServer,
         tasks: TaskGroup,
         on_commit: Callable[[CatalogChange], None],
     ) -> None:
-        self.scanner = scanner
+        self.paths = paths
+        self._log = log
+        self._scanner: Scanner | None = None
         self._server = server
         self._tasks = tasks
         self._on_commit = on_commit
         self._jobs: set[_Job] = set()
         self._settle: _Job | None = None
+
+    @property
+    def scanner(self) -> Scanner:
+        """The scanner, made on first use: the engine's imports would slow ``initialize``."""
+        if self._scanner is None:
+            from pluginary.scanner.engine import Scanner
+
+            self._scanner = Scanner(self.paths, log=self._log)
+        return self._scanner
 
     def settle(self) -> None:
         """Start committing a scan that finished probing but died before its commit (once)."""
@@ -64,7 +86,9 @@ class ScanRunner:
     async def _complete_settled(self, progress: ProgressCallback) -> ScanResult | None:
         # Completing takes the scan lock; looked at first without it, so that a sidecar
         # starting next to another one does not refuse that one's scans for nothing.
-        found = await anyio.to_thread.run_sync(peek_journal, self.scanner.paths)
+        from pluginary.server.status import peek_journal
+
+        found = await anyio.to_thread.run_sync(peek_journal, self.paths)
         if found is None or (isinstance(found, InterruptedScan) and found.state != "settled"):
             return None
         # A settled scan to commit, or a journal to move aside (and say so).

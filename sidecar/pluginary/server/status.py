@@ -8,12 +8,18 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from pluginary.catalog.query import catalog_counts
 from pluginary.catalog.store import read_meta
-from pluginary.models import CatalogCounts, ScanSummary
+from pluginary.models import (
+    CacheInfo,
+    CatalogCounts,
+    InterruptedScan,
+    RunningScan,
+    ScanSummary,
+    ServerStatus,
+)
 from pluginary.paths import CachePaths
 from pluginary.scanner.engine import Scanner
 from pluginary.scanner.journal import SCHEMA_VERSION as JOURNAL_VERSION
@@ -21,48 +27,6 @@ from pluginary.scanner.journal import Journal
 from pluginary.scanner.lock import lock_holder
 from pluginary.server.reads import read_catalog_sync
 from pluginary.storage import connect
-
-
-@dataclass(frozen=True)
-class CacheInfo:
-    root: str
-    catalog: str
-    journal: str
-    ignore_list: str
-
-
-@dataclass(frozen=True)
-class RunningScan:
-    """A scan holding the cache's lock; counts are known only for this sidecar's own scan."""
-
-    scan_id: str | None
-    pid: int | None
-    host: str | None
-    done: int | None
-    total: int | None
-    message: str | None
-
-
-@dataclass(frozen=True)
-class InterruptedScan:
-    """A scan the journal holds and nobody runs: ``pluginary/resume`` finishes it."""
-
-    scan_id: str
-    state: str
-    started_at: float
-    roots: list[str]
-    done: int
-    total: int
-
-
-@dataclass(frozen=True)
-class ServerStatus:
-    version: str
-    cache: CacheInfo
-    counts: CatalogCounts
-    running: RunningScan | None
-    interrupted: InterruptedScan | None
-    last_scan: ScanSummary | None
 
 
 def collect_status(scanner: Scanner, version: str) -> ServerStatus:

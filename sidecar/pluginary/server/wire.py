@@ -24,8 +24,10 @@ from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCRe
 
 from pluginary.models import (
     AudioCheck,
+    CacheInfo,
     CatalogChange,
     CatalogCounts,
+    InterruptedScan,
     Parameter,
     ParameterSample,
     PluginQuery,
@@ -34,11 +36,12 @@ from pluginary.models import (
     PluginSummary,
     ProbeTimes,
     QueryPage,
+    RunningScan,
     ScanOptions,
     ScanSummary,
+    ServerStatus,
 )
 from pluginary.server.settings import Settings
-from pluginary.server.status import CacheInfo, InterruptedScan, RunningScan, ServerStatus
 
 PROTOCOL_VERSION = "1.1"
 WORK_DONE_TOKEN = "workDoneToken"

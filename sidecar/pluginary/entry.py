@@ -1,0 +1,26 @@
+"""The ``pluginary`` command's entry point (also ``python -m pluginary``).
+
+``pluginary serve`` on its own goes straight to the sidecar: a host waits for it to answer
+``initialize``, and click and rich (the CLI's table and progress bars) would add a twentieth to
+that wait for nothing. Every other command line, ``serve --help`` included, goes through click.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+
+def main() -> None:
+    if sys.argv[1:] == ["serve"]:
+        # Importing the server (lsprotocol above all) makes some hundred thousand objects that
+        # live as long as the process: collecting garbage among them only costs start-up time.
+        gc.disable()
+        from pluginary.server.main import serve
+
+        gc.freeze()
+        gc.enable()
+        sys.exit(serve())
+    from pluginary.cli import main as cli
+
+    cli()
