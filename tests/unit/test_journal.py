@@ -54,9 +54,9 @@ def test_running_tasks_are_requeued_then_blamed_after_two_deaths(tmp_path: Path)
     assert [t.id for t in blamed] == [second.id]
     states = {t.id: t.state for t in journal.tasks("s1")}
     assert states == {first.id: "ok", second.id: "crashed", third.id: "pending"}
-    results = list(journal.results("s1"))
-    assert [(r.class_name, r.status) for r in results] == [("B0", "ok"), (None, "crashed")]
-    assert "took the scanner down 2 times" in results[1].record["error"]
+    records = [record for found in journal.results("s1") for record in found.records]
+    assert [(name, status) for name, status, _ in records] == [("B0", "ok"), (None, "crashed")]
+    assert "took the scanner down 2 times" in records[1][2]["error"]
 
 
 def test_settle_adds_follow_up_tasks_atomically(tmp_path: Path) -> None:
@@ -115,5 +115,6 @@ def test_a_new_scan_keeps_what_an_interrupted_one_finished(tmp_path: Path) -> No
         "/p/B1.vst3": "pending",
         "/p/B2.vst3": "pending",
     }
-    assert [r.class_name for r in journal.results("s2")] == ["B0"]
+    found = {b.bundle: [name for name, _, _ in b.records] for b in journal.results("s2")}
+    assert found == {"/p/B0.vst3": ["B0"], "/p/B1.vst3": [], "/p/B2.vst3": []}
     assert journal.tasks("s1") == []

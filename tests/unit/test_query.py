@@ -75,7 +75,7 @@ def db(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def
         _bundle("Synth One", "Acme", "Instrument|Synth", **_facts([2, 4, 6, 8], 512, False)),
         _bundle("Broken", "Acme", "Fx", status="crashed"),
     ] + [_bundle(f"Filler {i:02d}", "Bulk", "Fx|Tools") for i in range(30)]
-    change = commit_scan(connection, "scan-1", bundles, [], {"scanId": "scan-1"})
+    change = commit_scan(connection, "scan-1", bundles, [], lambda: {"scanId": "scan-1"})
     assert len(change.added) == 35
     yield connection
     connection.close()
@@ -184,8 +184,8 @@ def test_counts(db: Any) -> None:
 def test_committing_the_same_scan_twice_is_a_no_op(tmp_path: Path) -> None:
     connection, _ = open_catalog(tmp_path / "c.sqlite")
     bundle = _bundle("A", "V", "Fx")
-    assert commit_scan(connection, "s", [bundle], [], {}).added
-    again = commit_scan(connection, "s", [bundle], [], {})
+    assert commit_scan(connection, "s", [bundle], [], dict).added
+    again = commit_scan(connection, "s", [bundle], [], dict)
     assert (again.added, again.updated, again.removed) == ([], [], [])
 
 

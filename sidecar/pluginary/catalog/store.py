@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -94,9 +94,12 @@ def commit_scan(
     scan_id: str,
     bundles: Iterable[CommitBundle],
     removed: Sequence[str],
-    summary: dict[str, Any],
+    summary: Callable[[], dict[str, Any]],
 ) -> CatalogChange:
     """Apply a settled scan in ONE transaction: upserts, removals, full-text index, summary.
+
+    ``bundles`` may be a stream (it is read once); ``summary`` is asked for once every bundle is
+    in, so it can count what went by.
 
     Idempotent per scan id: committing the same scan twice changes nothing the second time, so a
     crash between this commit and the journal's retirement is harmless.
@@ -123,7 +126,7 @@ def commit_scan(
         if added or updated or gone:
             _refresh_statistics(db)
         _write_meta(db, "committed_scan", scan_id)
-        _write_meta(db, "last_scan", summary)
+        _write_meta(db, "last_scan", summary())
         fault_point("commit:mid")
     fault_point("commit:after")
     return CatalogChange(added=added, updated=updated, removed=gone)

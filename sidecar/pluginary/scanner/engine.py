@@ -7,13 +7,16 @@ single writer even with many probes in flight.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import os
 import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -345,47 +348,59 @@ class Scanner:
     def _commit_sync(self, journal: Journal, scan_id: str, started: float) -> ScanResult:
         plan = journal.current()
         assert plan is not None
-        tasks = journal.tasks(scan_id)
-        results = list(journal.results(scan_id))
-        bundles: dict[str, CommitBundle] = {}
-        for task in tasks:
-            bundles.setdefault(
-                task.real_path,
-                CommitBundle(task.bundle, task.real_path, task.format, task.fingerprint, []),
+        probed = 0
+        statuses: Counter[str] = Counter()
+
+        def bundles() -> Iterator[CommitBundle]:
+            # One bundle's records at a time, counted on the way through.
+            nonlocal probed
+            for found in journal.results(scan_id):
+                probed += 1
+                records = found.records
+                statuses.update(status for _, status, _ in latest_records(records))
+                yield CommitBundle(
+                    found.bundle, found.real_path, found.format, found.fingerprint, records
+                )
+
+        def summary() -> ScanSummary:
+            return ScanSummary(
+                scan_id=scan_id,
+                discovered=plan.discovered,
+                probed=probed,
+                ok=statuses["ok"],
+                failed=statuses["failed"],
+                timed_out=statuses["timeout"],
+                crashed=statuses["crashed"],
+                unchanged=plan.unchanged,
+                removed=len(plan.removed),
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
-        for result in results:
-            bundles[result.real_path].records.append(
-                (result.class_name, result.status, result.record)
-            )
-        statuses = [
-            status for bundle in bundles.values() for _, status, _ in latest_records(bundle.records)
-        ]
-        summary = ScanSummary(
-            scan_id=scan_id,
-            discovered=plan.discovered,
-            probed=len(bundles),
-            ok=statuses.count("ok"),
-            failed=statuses.count("failed"),
-            timed_out=statuses.count("timeout"),
-            crashed=statuses.count("crashed"),
-            unchanged=plan.unchanged,
-            removed=len(plan.removed),
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+
         db, problem = open_catalog(self.paths.catalog)
         if problem:
             self.log(problem)
         try:
             if committed_scan_id(db) == scan_id:
-                change = CatalogChange()  # Committed before a crash; only the retirement is left.
+                for _ in bundles():  # Committed before a crash; only counting is left.
+                    pass
+                change = CatalogChange()
             else:
                 change = commit_scan(
-                    db, scan_id, bundles.values(), plan.removed, dataclasses.asdict(summary)
+                    db, scan_id, bundles(), plan.removed, lambda: dataclasses.asdict(summary())
                 )
         finally:
             db.close()
         journal.retire(scan_id)
-        return ScanResult(summary=summary, change=change)
+        _release_free_memory()
+        return ScanResult(summary=summary(), change=change)
+
+
+def _release_free_memory() -> None:
+    """Hand the heap a commit freed back to the OS (glibc keeps it otherwise): an idle sidecar
+    should not weigh what its largest commit once needed."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # Not glibc: musl has no such call.
+            ctypes.CDLL(None).malloc_trim(0)
 
 
 @dataclasses.dataclass

@@ -13,6 +13,7 @@ the scanner down twice is settled ``crashed`` instead of being tried forever.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
@@ -114,17 +115,14 @@ class ScanPlan:
 
 
 @dataclass(frozen=True)
-class Result:
-    """One plugin's outcome, as journaled."""
+class BundleResults:
+    """A probed bundle and its plugins' journaled records, in the order they were written."""
 
-    task_id: int
     bundle: str
     real_path: str
     format: str
     fingerprint: str
-    class_name: str | None
-    status: str
-    record: dict[str, Any]
+    records: list[tuple[str | None, str, dict[str, Any]]]  # (class name, status, record)
 
 
 @dataclass(frozen=True)
@@ -365,18 +363,23 @@ class Journal:
 
     # -- committing -----------------------------------------------------------------------
 
-    def results(self, scan_id: str) -> Iterator[Result]:
+    def results(self, scan_id: str) -> Iterator[BundleResults]:
+        """Every bundle the scan probed with its records, one bundle at a time.
+
+        Streamed: a scan of thousands of plugins never holds all their records decoded at once.
+        """
         rows = self.db.execute(
-            "SELECT r.task_id, t.bundle, t.real_path, t.format, t.fingerprint, r.class_name,"
-            " r.status, r.record FROM results r JOIN tasks t ON t.id = r.task_id"
-            " WHERE t.scan_id = ? ORDER BY r.task_id, r.seq",
+            "SELECT t.bundle, t.real_path, t.format, t.fingerprint, r.class_name, r.status,"
+            " r.record FROM tasks t LEFT JOIN results r ON r.task_id = t.id"
+            " WHERE t.scan_id = ? ORDER BY t.real_path, t.id, r.seq",
             (scan_id,),
         )
-        for row in rows:
-            task_id, bundle, real_path, fmt, fingerprint, class_name, status, record = row
-            yield Result(
-                task_id, bundle, real_path, fmt, fingerprint, class_name, status, json.loads(record)
-            )
+        for real_path, group in itertools.groupby(rows, key=lambda row: row[1]):
+            first, *rest = group
+            records = [
+                (row[4], row[5], json.loads(row[6])) for row in (first, *rest) if row[5] is not None
+            ]
+            yield BundleResults(first[0], real_path, first[2], first[3], records)
 
     def tasks(self, scan_id: str) -> list[Task]:
         return self._tasks("scan_id = ?", (scan_id,))
