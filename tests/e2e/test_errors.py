@@ -57,15 +57,23 @@ async def test_application_errors(launch: Launch, tmp_path: Path) -> None:
     assert error.code == -32601
 
     error = await _error(sidecar, "pluginary/query", [1, 2])
-    assert (error.code, error.message) == (INVALID_PARAMS, "params must be an object, not an array")
+    assert (error.code, error.message) == (
+        INVALID_PARAMS,
+        "params must be an object, not an array of several values",
+    )
+    # By position, [] and [null] are no params and [{...}] is that object (Lua, vscode-jsonrpc).
+    assert (await sidecar.request("pluginary/query", []))["total"] == 0
+    assert (await sidecar.request("pluginary/status", [None]))["interrupted"] is None
+    assert (await sidecar.request("pluginary/query", [{"text": "x"}]))["total"] == 0
 
     error = await _error(sidecar, "pluginary/plugin", {"id": "vst3.missing.00000000"})
     assert error.code == 1003
     assert error.data == {"id": "vst3.missing.00000000"}
     assert "vst3.missing.00000000" in error.message
 
-    error = await _error(sidecar, "pluginary/resume")
+    error = await _error(sidecar, "pluginary/resume", {"workDoneToken": "r1"})
     assert error.code == 1002
+    assert sidecar.progress("r1") == []  # An answer, not a job that begins and ends.
 
     # The sidecar is still fine after all that.
     assert (await sidecar.request("pluginary/query", {}))["total"] == 0

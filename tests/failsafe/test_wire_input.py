@@ -181,7 +181,8 @@ def test_unknown_methods_are_method_not_found(sidecar: Sidecar, method: str) -> 
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("params", [[], [1], 5, "x", True, 2.5])
+# ([] and [null] are no params, and [{...}] that object: see protocol/README.md, "Requests".)
+@pytest.mark.parametrize("params", [[1], [[]], [{}, {}], 5, "x", True, 2.5])
 def test_non_object_params_are_invalid_params(
     sidecar: Sidecar, ledger: Ledger, method: str, params: Any
 ) -> None:

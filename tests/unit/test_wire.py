@@ -95,6 +95,22 @@ def test_malformed_scan_params_name_the_field(
 def test_params_must_be_an_object() -> None:
     with pytest.raises(InvalidParams, match="params must be an object, not an array"):
         wire.query_params([1, 2])
+    with pytest.raises(InvalidParams, match="not an array of a number"):
+        wire.query_params([1])
+    with pytest.raises(InvalidParams, match="not a string"):
+        wire.query_params("text")
+
+
+@pytest.mark.parametrize("params", [None, {}, [], [None]])
+def test_no_params_may_come_as_an_empty_array_or_null_by_position(params: object) -> None:
+    assert wire.query_params(params) == wire.query_params({})
+    wire.status_params(params)
+    assert wire.resume_params(params) is None
+
+
+def test_an_object_may_come_by_position() -> None:
+    assert wire.query_params([{"text": "reverb"}]).text == "reverb"
+    assert wire.plugin_params([{"id": "vst3.x.1"}]) == "vst3.x.1"
 
 
 def test_query_params() -> None:

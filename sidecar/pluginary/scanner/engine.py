@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import os
 import secrets
 import sqlite3
@@ -362,6 +363,7 @@ class Scanner:
                     found.bundle, found.real_path, found.format, found.fingerprint, records
                 )
 
+        @functools.cache  # Once, after the bundles went by: the catalogue and the answer agree.
         def summary() -> ScanSummary:
             return ScanSummary(
                 scan_id=scan_id,

@@ -20,7 +20,7 @@ from anyio.abc import TaskGroup
 from pygls.exceptions import JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
-from pluginary.errors import PluginaryError, ScanInProgress
+from pluginary.errors import NothingToResume, PluginaryError, ScanInProgress
 from pluginary.models import (
     CatalogChange,
     InterruptedScan,
@@ -107,6 +107,13 @@ class ScanRunner:
 
     async def resume(self, token: ProgressToken | None) -> ScanSummary:
         """Finish the interrupted scan; the summary, or NothingToResume."""
+        await self.settled()
+        from pluginary.server.status import peek_journal
+
+        # Asked before any progress opens: "nothing to resume" is an answer, not a job that
+        # begins and ends. (The engine asks again, under the lock, for the race with another.)
+        if await anyio.to_thread.run_sync(peek_journal, self.paths) is None:
+            raise NothingToResume("there is no interrupted scan to resume")
         return await self._run(self.scanner.resume, token, "resume", "picking up where it stopped")
 
     async def stop(self) -> None:

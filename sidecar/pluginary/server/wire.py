@@ -276,9 +276,20 @@ def decode_field(key: str, raw: Any, hint: Any) -> Any:
 
 
 def _as_object(params: Any) -> dict[str, Any]:
+    """The params object; also given by position, as an array of at most one object or null.
+
+    Clients send that for "no params" or "this object": Lua encodes an empty table as ``[]``,
+    and vscode-jsonrpc sends ``[null]`` or ``[{...}]`` for a single positional argument.
+    """
+    if isinstance(params, list) and len(params) <= 1:
+        params = params[0] if params else None
+        if params is not None and not isinstance(params, dict):
+            raise InvalidParams(f"params must be an object, not an array of {_json_type(params)}")
     if params is None:
         return {}
     if not isinstance(params, dict):
+        if isinstance(params, list):
+            raise InvalidParams("params must be an object, not an array of several values")
         raise InvalidParams(f"params must be an object, not {_json_type(params)}")
     return params
 
