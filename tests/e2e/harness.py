@@ -1,7 +1,7 @@
 """End-to-end harness: the real ``pluginary serve`` over pipes, driven by pytest-lsp's client.
 
 Every message a sidecar sends is recorded raw, to be validated against
-``protocol/pluginary.schema.json`` (responses by the method of the request they answer).
+``protocol/pluginary.schema.json`` by ``wirecheck`` (responses by the method they answer).
 """
 
 from __future__ import annotations
@@ -15,34 +15,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, LanguageClientProtocol
 from pytest_lsp.client import register_lsp_features
 
+import wirecheck
 from pluginary.server import wire
 
-SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "protocol" / "pluginary.schema.json").read_text()
-)
 DEADLINE = 120.0  # A safety net against a hung test, never a timing assertion.
-# What the server may send besides responses, and the shape of each message's params.
-NOTIFICATIONS = {
-    "$/progress": "ProgressParams",
-    "window/logMessage": "MessageParams",
-    "window/showMessage": "MessageParams",
-    **{
-        method: entry["params"]["$ref"].rsplit("/", 1)[1]
-        for method, entry in SCHEMA["x-notifications"].items()
-    },
-}
-SERVER_REQUESTS = {"window/workDoneProgress/create": "WorkDoneProgressCreateParams"}
-
-
-def validator(name: str) -> jsonschema.Draft202012Validator:
-    """A validator for one of the schema's ``$defs``."""
-    return jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{name}"})
 
 
 class RecordingProtocol(LanguageClientProtocol):
@@ -164,29 +145,7 @@ class Sidecar:
 
 def check_messages(protocol: RecordingProtocol) -> None:
     """Every message the server sent must fit the schema."""
-    for message in protocol.received:
-        assert message["jsonrpc"] == "2.0", message
-        method = message.get("method")
-        if method is not None and "id" in message:
-            assert method in SERVER_REQUESTS, f"unexpected request from the server: {message}"
-            validator(SERVER_REQUESTS[method]).validate(message["params"])
-        elif method is not None:
-            assert method in NOTIFICATIONS, f"unexpected notification: {message}"
-            validator(NOTIFICATIONS[method]).validate(message["params"])
-        elif "error" in message:
-            validator("ResponseError").validate(message["error"])
-            answered = protocol.methods.get(message["id"])
-            if answered in SCHEMA["x-methods"]:
-                assert message["error"]["code"] in SCHEMA["x-methods"][answered]["errors"]
-        else:
-            answered = protocol.methods[message["id"]]
-            if answered == "initialize":
-                validator("InitializeResult").validate(message["result"])
-            elif answered == "shutdown":
-                assert message["result"] is None
-            else:
-                result = SCHEMA["x-methods"][answered]["result"]["$ref"].rsplit("/", 1)[1]
-                validator(result).validate(message["result"])
+    wirecheck.check_messages(protocol.received, protocol.methods)
 
 
 Launch = Callable[..., Awaitable[Sidecar]]

@@ -1,5 +1,8 @@
 """Every message a sidecar sent, checked against ``protocol/pluginary.schema.json``.
 
+Shared by every tier that drives the real sidecar: the e2e harness (pytest-lsp's client) and the
+failsafe tier's raw client.
+
 Responses are checked by the method of the request they answer; an error response's code must be
 one the method documents. A response to a request that was not a well-formed request (its id was
 ``null``, or the method is unknown) need only be a well-formed error.
@@ -15,7 +18,7 @@ from typing import Any
 import jsonschema
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "protocol" / "pluginary.schema.json").read_text()
+    (Path(__file__).resolve().parents[1] / "protocol" / "pluginary.schema.json").read_text()
 )
 NOTIFICATIONS = {
     "$/progress": "ProgressParams",
