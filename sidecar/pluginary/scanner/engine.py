@@ -315,11 +315,13 @@ class Scanner:
                     audio=options.audio_check,
                 )
                 state, records, follow_ups = interpret(task, run, options.timeout_seconds)
-                await self._in_thread(journal.settle, task, state, records, follow_ups)
+                # Journaled and reported in one trip to the writer thread.
+                await self._in_thread(
+                    _settle_and_report, journal, task, state, records, follow_ups, report
+                )
                 in_flight.discard(task.id)
                 counts.recorded += 1
                 fault_point("probe:after-result", counts.recorded)
-                await self._in_thread(report, _describe(task, records))
 
         workers = options.workers or os.cpu_count() or 1
         try:
@@ -395,6 +397,18 @@ class Scanner:
         journal.retire(scan_id)
         _release_free_memory()
         return ScanResult(summary=summary(), change=change)
+
+
+def _settle_and_report(
+    journal: Journal,
+    task: Task,
+    state: str,
+    records: list[Record],
+    follow_ups: list[PlannedTask],
+    report: Callable[[str], None],
+) -> None:
+    journal.settle(task, state, records, follow_ups)
+    report(_describe(task, records))
 
 
 def _release_free_memory() -> None:
