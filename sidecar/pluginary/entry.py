@@ -14,7 +14,9 @@ import sys
 def main() -> None:
     if sys.argv[1:] == ["serve"]:
         # Importing the server (lsprotocol above all) makes some hundred thousand objects that
-        # live as long as the process: collecting garbage among them only costs start-up time.
+        # live as long as the process: looking for garbage among them only delays the answer to
+        # ``initialize``. So the collector waits, and what the imports made is frozen (never
+        # examined) until ``initialized``, when the server collects once (see app.py).
         gc.disable()
         from pluginary.server.main import serve
 
