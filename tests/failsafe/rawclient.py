@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import pytest
-from wirecheck import check_messages
 
 from processes import alive, processes_with_env
+from wirecheck import check_messages
 
 T = TypeVar("T")
 DEADLINE = 120.0  # A safety net against a hung test, never a timing assertion.

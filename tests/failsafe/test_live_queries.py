@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger import Ledger
 from rawclient import Sidecar, sidecars
+
 from wirecheck import SCHEMA, check_message, params_schema, validator
 
 pytestmark = pytest.mark.failsafe

@@ -17,9 +17,9 @@ import pytest
 from faultkit import Launch
 from ledger import Ledger
 from rawclient import Sidecar, encode, frame, sidecars
-from wirecheck import SCHEMA, params_schema, validator
 
 from pluginary.server.framing import MAX_BODY_BYTES, MAX_HEADER_BYTES
+from wirecheck import SCHEMA, params_schema, validator
 
 pytestmark = pytest.mark.failsafe
 
