@@ -9,9 +9,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import sqlite3
 import sys
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -42,6 +43,8 @@ from pluginary.server.settings import Settings
 
 # The catalogue, scanner and status modules are imported by the handlers that use them: a host
 # waits for the answer to ``initialize``, and importing them first would add a tenth to that.
+
+T = TypeVar("T")
 
 logger = logging.getLogger("pluginary.server")
 scanner_logger = logging.getLogger("pluginary.scanner")
@@ -232,6 +235,10 @@ class PluginaryServer(LanguageServer):
             paths, scanner_logger.info, self, self.tasks, self.catalog_changed
         )
 
+    async def read(self, question: Callable[[sqlite3.Connection], T]) -> T:
+        """Ask the catalogue, off the event loop, on a read-only connection."""
+        return await read_catalog(self.runner.paths.catalog, question)
+
     def experimental_capabilities(self) -> dict[str, Any]:
         """``experimental.pluginary``: protocol version, formats on this OS, methods."""
         formats = ["vst3", "au"] if sys.platform == "darwin" else ["vst3"]
@@ -301,8 +308,7 @@ def create_server() -> PluginaryServer:
         from pluginary.catalog.query import query_plugins
 
         plugin_query = wire.query_params(params)
-        catalog = ls.runner.paths.catalog
-        return wire.to_wire(await read_catalog(catalog, lambda db: query_plugins(db, plugin_query)))
+        return wire.to_wire(await ls.read(lambda db: query_plugins(db, plugin_query)))
 
     @server.feature("pluginary/plugin")
     @mapped
@@ -311,8 +317,7 @@ def create_server() -> PluginaryServer:
         from pluginary.catalog.query import get_plugin
 
         ident = wire.plugin_params(params)
-        catalog = ls.runner.paths.catalog
-        return wire.to_wire(await read_catalog(catalog, lambda db: get_plugin(db, ident)))
+        return wire.to_wire(await ls.read(lambda db: get_plugin(db, ident)))
 
     @server.feature("pluginary/status")
     @mapped
