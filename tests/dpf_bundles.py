@@ -29,6 +29,7 @@ PLUGINS = {
     "NaNMaker": (1, 0),
     "ProcessCrasher": (2, 0),
     "ProcessHanger": (3, 0),
+    "TestSynth": (4, 0),
 }
 
 

@@ -58,12 +58,15 @@ def ready_to_insert(plugin: Any) -> dict[str, Any]:
     channels = []
     for count in (1, 2, 4, 6, 8):
         try:
-            plugin.process(np.zeros((count, 64), dtype=np.float32), 48_000)
+            if plugin.is_instrument:  # Renders from MIDI; takes no audio in.
+                plugin([], duration=0.01, sample_rate=48_000, num_channels=count)
+            else:
+                plugin.process(np.zeros((count, 64), dtype=np.float32), 48_000)
         except Exception:
             continue
         channels.append(count)
     finite = None
-    if channels:
+    if channels and not plugin.is_instrument:
         noise = np.random.default_rng(1).uniform(-0.5, 0.5, (channels[0], 4800))
         finite = bool(np.isfinite(plugin.process(noise.astype(np.float32), 48_000)).all())
     return {

@@ -1,6 +1,7 @@
 // A stereo effect that loads cleanly, then behaves as PLUGINARY_BEHAVIOUR says once it processes:
 //   0 passes audio through (and reports PLUGINARY_LATENCY samples of latency),
-//   1 writes NaN, 2 segfaults, 3 never returns.
+//   1 writes NaN, 2 segfaults, 3 never returns;
+//   4 is an instrument instead: a sine while a MIDI note is held, silence otherwise.
 // Built by tests/dpf_bundles.py with DPF (dpf-source), which supplies the VST3 implementation.
 #include "DistrhoPlugin.hpp"
 
@@ -41,6 +42,29 @@ protected:
     float getParameterValue(uint32_t index) const override { return values[index]; }
     void setParameterValue(uint32_t index, float value) override { values[index] = value; }
 
+#if PLUGINARY_BEHAVIOUR == 4
+    void run(const float**, float** outputs, uint32_t frames, const MidiEvent* events,
+             uint32_t eventCount) override {
+        uint32_t next = 0;
+        for (uint32_t i = 0; i < frames; ++i) {
+            for (; next < eventCount && events[next].frame <= i; ++next) {
+                const uint8_t status = events[next].data[0] & 0xF0;
+                if (status == 0x90 && events[next].data[2] > 0) {
+                    held = events[next].data[1];
+                } else if (status == 0x80 || status == 0x90) {
+                    held = -1;
+                }
+            }
+            float sample = 0.0f;
+            if (held >= 0) {
+                phase += 440.0f * std::pow(2.0f, (held - 69) / 12.0f) / getSampleRate();
+                phase -= std::floor(phase);
+                sample = 0.25f * std::sin(6.2831853f * phase);
+            }
+            outputs[0][i] = outputs[1][i] = sample;
+        }
+    }
+#else
     void run(const float** inputs, float** outputs, uint32_t frames) override {
         // pedalboard itself runs noise through a plugin while loading it, in 512-frame blocks;
         // only a longer block of signal (the probe's audio check sends 4,800 frames) may trip
@@ -65,8 +89,12 @@ protected:
         }
     }
 
+#endif
+
 private:
     float values[2] = {0.0f, 1.0f};
+    int held = -1;       // The MIDI note held (instrument only), or -1.
+    float phase = 0.0f;
 };
 
 Plugin* createPlugin() { return new TestPlugin(); }

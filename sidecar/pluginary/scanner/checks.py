@@ -22,14 +22,21 @@ CONTINUOUS_STEPS = 0x7FFFFFFF
 SUSPECT_STEPS = 1_000_000
 
 
-def supported_channels(plugin: Any) -> list[int]:
-    """The channel counts among 1, 2, 4, 6, 8 for which ``process()`` accepts a buffer."""
+def supported_channels(plugin: Any, instrument: bool = False) -> list[int]:
+    """The channel counts among 1, 2, 4, 6, 8 for which ``process()`` accepts a buffer.
+
+    An instrument takes no audio in (pedalboard refuses any input buffer): what counts is how
+    many channels it renders from MIDI, so it is asked for that many instead.
+    """
     import numpy as np
 
     accepted = []
     for count in CHANNEL_COUNTS:
         try:
-            plugin.process(np.zeros((count, 64), dtype=np.float32), SAMPLE_RATE)
+            if instrument:
+                plugin([], duration=64 / SAMPLE_RATE, sample_rate=SAMPLE_RATE, num_channels=count)
+            else:
+                plugin.process(np.zeros((count, 64), dtype=np.float32), SAMPLE_RATE)
         except Exception:  # pedalboard's "does not support N-channel output", or any refusal.
             continue
         accepted.append(count)

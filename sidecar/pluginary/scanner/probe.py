@@ -110,7 +110,7 @@ def probe_bundle(
 
 def check_plugin(plugin: Any, instrument: bool) -> dict[str, Any]:
     """What a host must know before inserting the plugin: channels, latency, audio, state."""
-    channels = supported_channels(plugin)
+    channels = supported_channels(plugin, instrument)
     return {
         "channels": channels,
         "audio_check": audio_check(plugin, channels, instrument),
