@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from native_bundles import cached_bundle
 
 SOURCES = Path(__file__).resolve().parent / "dpf"
 FIXTURES = Path(os.environ.get("PLUGINARY_FIXTURES", Path.home() / ".cache" / "pluginary-fixtures"))
@@ -55,14 +55,10 @@ def build_dpf_bundle(name: str, dest: Path | None = None) -> Path:
         f"-DPLUGINARY_UID={uid}",
     )
     inputs = b"".join(path.read_bytes() for path in sorted(SOURCES.iterdir()))
-    digest = hashlib.sha256(inputs + " ".join(FLAGS + defines).encode()).hexdigest()[:16]
-    bundle = CACHE / digest / f"{name}.vst3"
-    binary = bundle / "Contents" / f"{platform.machine()}-linux" / f"{name}.so"
-    if not binary.exists():
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        partial = binary.with_name(f".{name}.{os.getpid()}.so")  # Renamed whole: no half files.
-        distrho = root / "distrho"
-        command = [
+    distrho = root / "distrho"
+
+    def command(output: Path) -> list[str]:
+        return [
             "g++",
             *FLAGS,
             *defines,
@@ -72,15 +68,10 @@ def build_dpf_bundle(name: str, dest: Path | None = None) -> Path:
             str(distrho / "DistrhoPluginMain.cpp"),
             f"-Wl,--version-script={root / 'utils' / 'symbols' / 'vst3.version'}",
             "-o",
-            str(partial),
+            str(output),
         ]
-        subprocess.run(command, check=True)
-        os.replace(partial, binary)
-    if dest is None:
-        return bundle
-    copy = dest / bundle.name
-    shutil.copytree(bundle, copy, dirs_exist_ok=True)
-    return copy
+
+    return cached_bundle(CACHE, name, inputs + " ".join(FLAGS + defines).encode(), command, dest)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,14 +34,32 @@ def build_bundle(name: str, dest: Path | None = None) -> Path:
     The bundle lives in the cache unless ``dest`` is given, in which case it is copied there.
     """
     source = NATIVE / f"{name}.c"
-    digest = hashlib.sha256(source.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    bundle = CACHE / digest / f"{name}.vst3"
+    key = source.read_bytes() + " ".join(FLAGS).encode()
+    return cached_bundle(
+        CACHE, name, key, lambda output: ["gcc", *FLAGS, "-o", str(output), str(source)], dest
+    )
+
+
+def cached_bundle(
+    cache: Path,
+    name: str,
+    key: bytes,
+    command: Callable[[Path], list[str]],
+    dest: Path | None = None,
+) -> Path:
+    """``NAME.vst3`` under ``cache/<hash of key>/``, built by ``command(output)`` if missing.
+
+    ``key`` holds everything the build depends on (sources, flags), so an edited source is never
+    served a stale binary. Copied to ``dest`` when given.
+    """
+    digest = hashlib.sha256(key).hexdigest()[:16]
+    bundle = cache / digest / f"{name}.vst3"
     binary = bundle / "Contents" / f"{platform.machine()}-linux" / f"{name}.so"
     if not binary.exists():
         binary.parent.mkdir(parents=True, exist_ok=True)
-        # Compile beside the target and rename, so a concurrent session never sees half a file.
+        # Built beside the target and renamed, so a concurrent session never sees half a file.
         partial = binary.with_name(f".{name}.{os.getpid()}.so")
-        subprocess.run(["gcc", *FLAGS, "-o", str(partial), str(source)], check=True)
+        subprocess.run(command(partial), check=True)
         os.replace(partial, binary)
     if dest is None:
         return bundle
