@@ -137,6 +137,7 @@ export interface Settings {
   onlyFolders: boolean;
   workers: number | null;
   timeoutSeconds: number | null;
+  audioCheck: boolean;
 }
 
 export function initializationOptions(settings: Settings): InitializationOptions {
@@ -144,6 +145,7 @@ export function initializationOptions(settings: Settings): InitializationOptions
   if (settings.cacheDir) options.cacheDir = settings.cacheDir;
   if (settings.workers) options.workers = settings.workers;
   if (settings.timeoutSeconds) options.timeoutSeconds = settings.timeoutSeconds;
+  if (!settings.audioCheck) options.audioCheck = false; // The sidecar's default is on.
   return options;
 }
 

@@ -42,6 +42,7 @@ function settings(): Settings {
     onlyFolders: config.get('onlyFolders', false),
     workers: config.get('workers', null),
     timeoutSeconds: config.get('timeoutSeconds', null),
+    audioCheck: config.get('audioCheck', true),
   };
 }
 

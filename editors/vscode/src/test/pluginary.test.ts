@@ -12,11 +12,13 @@ import {
   Pluginary,
   ProgressValue,
   describeError,
+  initializationOptions,
   isCancelled,
   parameterRange,
   pedalboardSnippet,
   progressIncrements,
   renderPlugin,
+  scanParams,
   searchItem,
   searchParams,
   statusBar,
@@ -221,6 +223,36 @@ describe('the extension against the real sidecar', { timeout: 90_000 }, () => {
     assert.equal(values.at(-1)?.kind, 'end');
     assert.equal((await pluginary.status()).interrupted, null);
     assert.ok(seen.length >= 2);
+  });
+});
+
+describe('the audioCheck setting', { timeout: 90_000 }, () => {
+  test('off, it reaches the sidecar and scans leave the audio facts unknown', async () => {
+    const settings = {
+      serverPath: 'pluginary',
+      serverArgs: ['serve'],
+      cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'pluginary-vscode-')),
+      folders: [plugins],
+      onlyFolders: true,
+      workers: 2,
+      timeoutSeconds: null,
+      audioCheck: false,
+    };
+    const options = initializationOptions(settings);
+    assert.equal(options.audioCheck, false);
+    assert.equal(initializationOptions({ ...settings, audioCheck: true }).audioCheck, undefined);
+    const sidecar = await startSidecar(options);
+    try {
+      const pluginary = new Pluginary(sidecar.connection);
+      await pluginary.scan(scanParams(settings)).result;
+      const comp = (await pluginary.query({ text: 'ZamComp' })).plugins[0];
+      assert.equal(comp.status, 'ok');
+      assert.equal(comp.channels, null);
+      assert.equal(comp.audioOk, null);
+    } finally {
+      assert.equal(await sidecar.stop(), 0, sidecar.stderr.join(''));
+      fs.rmSync(settings.cacheDir, { recursive: true, force: true });
+    }
   });
 });
 
