@@ -45,6 +45,12 @@ nil means $PLUGINARY_CACHE_DIR, else the OS's user cache folder."
   "Seconds a plugin may take to load; nil means the sidecar's default (30)."
   :type '(choice (const nil) number))
 
+(defcustom pluginary-audio-check t
+  "Whether scans make each plugin process a little audio.
+That is how the sidecar learns channel counts, latency, audio health and state;
+nil makes scans a little faster and leaves those facts unknown."
+  :type 'boolean)
+
 (defvar pluginary-progress-functions nil
   "Functions called with each progress value (a plist) of the running scan.")
 
@@ -65,7 +71,9 @@ Each gets the `pluginary/catalogChanged' params, a plist of ids:
                               (list :cacheDir (expand-file-name pluginary-cache-dir)))
                          (and pluginary-workers (list :workers pluginary-workers))
                          (and pluginary-timeout-seconds
-                              (list :timeoutSeconds pluginary-timeout-seconds)))))
+                              (list :timeoutSeconds pluginary-timeout-seconds))
+                         ;; Only when off: on is the sidecar's default.
+                         (and (not pluginary-audio-check) (list :audioCheck :json-false)))))
     (and options (list :initializationOptions options))))
 
 (defun pluginary--connection ()

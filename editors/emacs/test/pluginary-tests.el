@@ -68,6 +68,14 @@
       (setq pluginary-test--summary (cadr (pluginary-test--scan-and-wait
                                            (list pluginary-test--plugins) t)))))
 
+(ert-deftest pluginary-test-0-audio-check-option ()
+  (let ((pluginary-cache-dir nil) (pluginary-workers nil) (pluginary-timeout-seconds nil))
+    (let ((pluginary-audio-check nil))
+      (should (equal (pluginary--initialization-options)
+                     '(:initializationOptions (:audioCheck :json-false)))))
+    (let ((pluginary-audio-check t))
+      (should (null (pluginary--initialization-options))))))
+
 (ert-deftest pluginary-test-1-scan ()
   "A scan shows progress in the echo area and fills the catalogue."
   (should (file-directory-p pluginary-test--plugins))

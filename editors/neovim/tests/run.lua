@@ -54,6 +54,15 @@ local function test(name, fn)
   table.insert(tests, { name = name, fn = fn })
 end
 
+test('audio_check = false reaches the sidecar as audioCheck = false', function()
+  local saved = pluginary.config.audio_check
+  pluginary.config.audio_check = false
+  local options = pluginary.init_options()
+  pluginary.config.audio_check = saved
+  assert(options.audioCheck == false, vim.inspect(options))
+  assert(pluginary.init_options().audioCheck == nil, 'on is the default: not sent')
+end)
+
 test('the commands exist', function()
   for _, name in ipairs({ 'Scan', 'Resume', 'Cancel', 'Search', 'Show', 'Stop' }) do
     assert(vim.fn.exists(':Pluginary' .. name) == 2, name)

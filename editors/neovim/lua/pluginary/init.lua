@@ -10,6 +10,7 @@ M.config = {
   folders = {}, -- folders every :PluginaryScan searches besides the standard ones
   workers = nil, -- probes at a time (default: one per core)
   timeout_seconds = nil, -- seconds a plugin may take to load (default: 30)
+  audio_check = true, -- scans make each plugin process a little audio (channels, latency, state)
 }
 
 local state = {
@@ -59,10 +60,14 @@ local function on_catalog_changed(_, result)
   vim.api.nvim_exec_autocmds('User', { pattern = 'PluginaryCatalogChanged', modeline = false })
 end
 
-local function init_options()
+--- The sidecar's initializationOptions from M.config (nil when all are defaults).
+function M.init_options()
   local c = M.config
   local options = { cacheDir = c.cache_dir, workers = c.workers, timeoutSeconds = c.timeout_seconds }
-  return next(options) and options or nil
+  if c.audio_check == false then
+    options.audioCheck = false -- Only when off: on is the sidecar's default.
+  end
+  return next(options) ~= nil and options or nil
 end
 
 --- Start the sidecar if needed; call `fn(client)` once it is initialized.
@@ -78,7 +83,7 @@ function M.with_client(fn)
   local ok, client_id = pcall(vim.lsp.start_client, {
     name = 'pluginary',
     cmd = M.config.cmd,
-    init_options = init_options(),
+    init_options = M.init_options(),
     handlers = {
       ['$/progress'] = on_progress,
       ['pluginary/catalogChanged'] = on_catalog_changed,
