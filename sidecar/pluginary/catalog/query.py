@@ -83,11 +83,12 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
     if query.max_latency is not None and query.max_latency < 0:
         raise InvalidQuery("maxLatency must be 0 or more (samples)", field="maxLatency")
     filters = _filters(query)
-    total = _count(db, filters)
+    everything = _plugin_count(db)
+    total = _count(db, filters) if filters else everything
     # Two plans for a page. A wide match walks the name index and tests each plugin against the
     # filters, stopping after one page; a narrow one fetches its few matches and sorts them.
     # SQLite cannot know which is cheaper (it does not count the matches first); we just did.
-    wide = total * total * WIDE_MATCH > query.limit * _plugin_count(db)
+    wide = total * total * WIDE_MATCH > query.limit * everything
     where = [f.sql(indexed=not wide) for f in filters] or ["1"]
     args = [arg for f in filters for arg in f.args]
     if query.cursor:
@@ -179,9 +180,7 @@ def _filters(query: PluginQuery) -> list[_Filter]:
 
 
 def _count(db: sqlite3.Connection, filters: list[_Filter]) -> int:
-    """How many plugins match, from the narrowest structure that can tell."""
-    if not filters:
-        return _plugin_count(db)
+    """How many plugins match (some filter given), from the narrowest structure that can tell."""
     if len(filters) == 1 and filters[0].count is not None:
         return int(db.execute(filters[0].count, filters[0].args).fetchone()[0])
     where = " AND ".join(f.sql() for f in filters)

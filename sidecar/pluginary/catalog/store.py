@@ -21,7 +21,8 @@ SCHEMA_VERSION = 2
 SEVERITY = {"ok": 0, "failed": 1, "timeout": 2, "crashed": 3}
 
 
-def _schema() -> str:
+def catalog_schema() -> str:
+    """The catalogue's schema, as SQL (``schema.sql``)."""
     return resources.files("pluginary.catalog").joinpath("schema.sql").read_text()
 
 
@@ -42,7 +43,12 @@ def open_catalog(path: Path) -> tuple[sqlite3.Connection, str | None]:
     with one bad page would otherwise plan every bundle "unchanged" and never be repaired.
     """
     return open_database(
-        path, _schema(), SCHEMA_VERSION, what="catalogue", migrations=_migrations(), check=True
+        path,
+        catalog_schema(),
+        SCHEMA_VERSION,
+        what="catalogue",
+        migrations=_migrations(),
+        check=True,
     )
 
 

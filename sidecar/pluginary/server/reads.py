@@ -98,11 +98,11 @@ def _unreadable(what: str, path: Path, error: sqlite3.Error | OSError) -> Storag
 
 
 def _read_empty(read: Callable[[sqlite3.Connection], T]) -> T:
-    from importlib import resources  # Not at the top: it costs the sidecar's start-up 15 ms.
+    from pluginary.catalog.store import catalog_schema  # Here: start-up need not import it.
 
     db = sqlite3.connect(":memory:")
     try:
-        db.executescript(resources.files("pluginary.catalog").joinpath("schema.sql").read_text())
+        db.executescript(catalog_schema())
         return read(db)
     finally:
         db.close()
