@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pluginary.scanner.containment import NO_NAMESPACE_ENV
 from processes import (
     alive,
     group_members,
@@ -39,20 +40,27 @@ HIJACK_FRAME = (
 )
 
 
+ISOLATIONS = ("pid-namespace", "process-group")
+
+
 class ForkServer:
     """The real fork server process, with deadline-bounded reads of its report stream."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, isolation: str = "pid-namespace") -> None:
         self.tmp_path = tmp_path
         self.token = uuid.uuid4().hex
         self.stderr_path = tmp_path / "forkserver.stderr"
+        env = {**os.environ, TOKEN_VARIABLE: self.token}
+        if isolation == "process-group":
+            env[NO_NAMESPACE_ENV] = "1"
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pluginary.scanner.forkserver"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                env={**os.environ, TOKEN_VARIABLE: self.token},
+                env=env,
+                start_new_session=True,  # As the launcher starts it.
             )
         assert self.process.stdin and self.process.stdout
         self.stdin = self.process.stdin
@@ -60,7 +68,14 @@ class ForkServer:
         self.pending = b""
         self.raw = b""  # every byte ever read from the report stream
         ready = self.report()
-        assert ready == {"ready": True, "pid": self.process.pid}
+        assert (ready["ready"], ready["isolation"]) == (True, isolation)
+        # In a namespace the server is the outer process's child, the namespace's init.
+        if isolation == "process-group":
+            assert ready["pid"] == self.process.pid
+        else:
+            assert proc_stat(ready["pid"]) is not None
+            assert proc_stat(ready["pid"])[1] == self.process.pid  # type: ignore[index]
+        self.server_pids = {self.process.pid, ready["pid"]}
 
     def send(self, request: dict[str, Any]) -> None:
         self.stdin.write(json.dumps(request).encode() + b"\n")
@@ -82,10 +97,19 @@ class ForkServer:
         return line
 
     def report(self, timeout: float = REPORT_TIMEOUT) -> dict[str, Any]:
-        line = self.read_line(timeout)
-        assert line, f"no report within {timeout} s (got {line!r})"
-        report: dict[str, Any] = json.loads(line)
-        return report
+        """The next report other than the server's heartbeat."""
+        while True:
+            line = self.read_line(timeout)
+            assert line, f"no report within {timeout} s (got {line!r})"
+            report: dict[str, Any] = json.loads(line)
+            if report != {"alive": True}:
+                return report
+
+    def ends(self) -> bool:
+        """Whether the report stream ends (within the limit) with nothing but heartbeats left."""
+        while (line := self.read_line(REPORT_TIMEOUT)) == b'{"alive": true}':
+            pass
+        return line == b""
 
     def probe(self, task: int, bundle: Path, classes: list[str] | None = None) -> int:
         """Start a probe and return its pid (also its process group)."""
@@ -115,7 +139,7 @@ class ForkServer:
 
     def leftovers(self) -> set[int]:
         """Live processes started by this server, other than the server itself."""
-        return processes_with_env(f"{TOKEN_VARIABLE}={self.token}") - {self.process.pid}
+        return processes_with_env(f"{TOKEN_VARIABLE}={self.token}") - self.server_pids
 
     def close(self) -> int:
         """Close the request stream (the scanner going away) and return the exit code."""
@@ -129,9 +153,9 @@ class ForkServer:
                 self.process.wait()
 
 
-@pytest.fixture
-def forkserver(tmp_path: Path) -> Iterator[ForkServer]:
-    server = ForkServer(tmp_path)
+@pytest.fixture(params=ISOLATIONS)
+def forkserver(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ForkServer]:
+    server = ForkServer(tmp_path, request.param)
     try:
         yield server
     finally:
@@ -158,7 +182,7 @@ def test_segfault_while_enumerating_leaves_no_classes(
     misbehaving_plugins: dict[str, Path],
 ) -> None:
     pid = forkserver.probe(1, misbehaving_plugins["segfault"])
-    assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGSEGV"}
+    assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGSEGV", "limit": None}
     # Enumerating the classes already asks for the factory, so the crash precedes any event.
     assert forkserver.events(1) == []
     assert not alive(pid)
@@ -170,7 +194,7 @@ def test_segfault_while_loading_a_known_class_blames_it(
     misbehaving_plugins: dict[str, Path],
 ) -> None:
     forkserver.probe(1, misbehaving_plugins["segfault"], classes=["Crasher"])
-    assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGSEGV"}
+    assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGSEGV", "limit": None}
     assert forkserver.events(1) == [
         {"event": "classes", "names": ["Crasher"]},
         {"event": "begin", "class": "Crasher"},
@@ -183,11 +207,12 @@ def test_hanging_probe_runs_until_killed_then_its_group_is_gone(
 ) -> None:
     pid = forkserver.probe(1, misbehaving_plugins["hang"])
     _wait_for_hang(forkserver, 1)
-    assert forkserver.read_line(timeout=0.5) is None  # still hanging: nothing to report
+    # Still hanging: nothing to report but that the server is alive.
+    assert forkserver.read_line(timeout=0.5) in (None, b'{"alive": true}')
     assert pid in group_members(pid)
 
     forkserver.send({"op": "kill", "task": 1})
-    assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGKILL"}
+    assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGKILL", "limit": None}
     wait_until(lambda: not group_members(pid), f"process group {pid} is empty")
     assert forkserver.leftovers() == set()
     assert forkserver.events(1) == []
@@ -199,8 +224,9 @@ def test_plugin_stdio_noise_never_reaches_the_report_stream(
 ) -> None:
     bundle = misbehaving_plugins["noise"]
     forkserver.probe(1, bundle)
-    assert forkserver.report() == {"exited": 1, "code": 0, "signal": None}
-    [result] = forkserver.events(1)
+    assert forkserver.report() == {"exited": 1, "code": 0, "signal": None, "limit": None}
+    result, done = forkserver.events(1)
+    assert done == {"event": "done"}
     assert result["status"] == "failed"
     assert result["class"] is None
     assert result["error_type"] == "ImportError"
@@ -214,12 +240,12 @@ def test_plugin_stdio_noise_never_reaches_the_report_stream(
     assert b"pluginary-noise: stderr chatter" in output
 
     assert forkserver.close() == 0
-    assert forkserver.read_line(timeout=REPORT_TIMEOUT) == b""  # the whole stream is read
-    lines = forkserver.raw.splitlines()
-    assert [sorted(json.loads(line)) for line in lines] == [
-        ["pid", "ready"],
+    assert forkserver.ends()  # the whole stream is read
+    reports = [json.loads(line) for line in forkserver.raw.splitlines()]
+    assert [sorted(report) for report in reports if report != {"alive": True}] == [
+        ["isolation", "pid", "ready"],
         ["pid", "started"],
-        ["code", "exited", "signal"],
+        ["code", "exited", "limit", "signal"],
     ]
     assert b"HIJACK" not in forkserver.raw
     assert b"HIJACK" not in forkserver.stderr_path.read_bytes()
@@ -272,8 +298,9 @@ def test_no_grandchild_outlives_its_probe(
     misbehaving_plugins: dict[str, Path],
 ) -> None:
     pid = forkserver.probe(1, misbehaving_plugins["grandchild"])
-    assert forkserver.report() == {"exited": 1, "code": 0, "signal": None}
-    [result] = forkserver.events(1)
+    assert forkserver.report() == {"exited": 1, "code": 0, "signal": None, "limit": None}
+    result, done = forkserver.events(1)
+    assert done == {"event": "done"}
     assert result["status"] == "failed"
 
     # Enumeration asks for the factory once; it fails, so nothing asks again.
@@ -292,7 +319,7 @@ def test_no_descendant_of_an_escaped_grandchild_outlives_its_probe(
     misbehaving_plugins: dict[str, Path],
 ) -> None:
     forkserver.probe(1, misbehaving_plugins["escape_tree"])
-    assert forkserver.report() == {"exited": 1, "code": 0, "signal": None}
+    assert forkserver.report() == {"exited": 1, "code": 0, "signal": None, "limit": None}
     leftovers = _leftoverpids(forkserver.output_path(1))
     assert len(leftovers) == 2
     # Short: the server kills before it reports, so whatever lives on this long was missed.
@@ -308,7 +335,7 @@ def test_closing_requests_stops_the_server_and_kills_a_hanging_probe(
     assert alive(pid)
 
     assert forkserver.close() == 0
-    assert forkserver.read_line(timeout=REPORT_TIMEOUT) == b""
+    assert forkserver.ends()
     wait_until(lambda: not group_members(pid), f"process group {pid} is empty")
     assert forkserver.leftovers() == set()
 

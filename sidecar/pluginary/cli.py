@@ -159,6 +159,19 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     help="Make each plugin process a little audio to learn its channels, latency and state"
     " (default: on).",
 )
+@click.option(
+    "--memory-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MIB",
+    help="Private memory one probe may take, in MiB (4096); over it, the plugin is recorded"
+    " crashed.",
+)
+@click.option(
+    "--output-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MIB",
+    help="Bytes one probe may write to any file, its output included, in MiB (64).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def scan(
     folders: tuple[str, ...],
@@ -168,6 +181,8 @@ def scan(
     workers: int | None,
     timeout: float | None,
     audio_check: bool | None,
+    memory_limit: float | None,
+    output_limit: float | None,
     as_json: bool,
 ) -> None:
     """Scan for plugins: probe what is new or changed, then update the catalogue."""
@@ -185,6 +200,8 @@ def scan(
                 workers=workers,
                 timeout_seconds=timeout,
                 audio_check=audio_check,
+                memory_limit_mib=memory_limit,
+                output_limit_mib=output_limit,
                 progress=update,
             )
             return summary

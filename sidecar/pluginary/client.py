@@ -211,6 +211,8 @@ class AsyncClient:
         workers: int | None = None,
         timeout_seconds: float | None = None,
         audio_check: bool | None = None,
+        memory_limit_mib: float | None = None,
+        output_limit_mib: float | None = None,
         progress: ProgressCallback | None = None,
     ) -> JSON:
         """Scan (probing what is new or changed) and commit; the scan summary.
@@ -225,6 +227,10 @@ class AsyncClient:
             params["timeoutSeconds"] = timeout_seconds
         if audio_check is not None:
             params["audioCheck"] = audio_check
+        if memory_limit_mib is not None:
+            params["memoryLimitMib"] = memory_limit_mib
+        if output_limit_mib is not None:
+            params["outputLimitMib"] = output_limit_mib
         return await self._scan_like("pluginary/scan", params, progress)
 
     async def resume(self, *, progress: ProgressCallback | None = None) -> JSON:

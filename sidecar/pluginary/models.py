@@ -27,6 +27,8 @@ class ScanOptions:
     workers: int | None = None  # None: one per core
     timeout_seconds: float = 30.0
     audio_check: bool = True  # Make each loaded plugin process audio (channels, latency, state).
+    memory_limit_mib: float = 4096.0  # Private memory a probe may take before it is stopped.
+    output_limit_mib: float = 64.0  # Bytes a probe may write to any one file (its output too).
 
 
 @dataclass(frozen=True)

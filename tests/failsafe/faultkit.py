@@ -100,6 +100,27 @@ def loading(library: str, pids: set[int]) -> set[int]:
     return found
 
 
+def in_child_pid_namespace(pid: int) -> bool:
+    """Whether a process lives in a PID namespace below ours (its NSpid names two ids or more)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return len(line.split()) > 2
+    except OSError:
+        pass
+    return False
+
+
+def innermost_pids(pids: set[int]) -> set[int]:
+    """The ids ``pids`` have in their own PID namespace (what a plugin there prints)."""
+    found = set()
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                found.add(int(line.split()[-1]))
+    return found
+
+
 def named(name: str, pids: set[int]) -> set[int]:
     """Which of ``pids`` carry the process name ``name`` (``/proc/PID/comm``)."""
     found = set()

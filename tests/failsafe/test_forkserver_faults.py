@@ -33,6 +33,7 @@ def test_a_broken_report_pipe_ends_the_fork_server_quietly(
     assert server.stdin is not None and server.stdout is not None
     try:
         assert "ready" in json.loads(server.stdout.readline())
+        probes: dict[int, int] = {}
         for task, bundle in ((1, "hang"), (2, "hang")):
             request = {
                 "op": "probe",
@@ -46,11 +47,15 @@ def test_a_broken_report_pipe_ends_the_fork_server_quietly(
             }
             server.stdin.write((json.dumps(request) + "\n").encode())
             server.stdin.flush()
-            assert json.loads(server.stdout.readline())["started"] == task
+            report = {"alive": True}
+            while report == {"alive": True}:  # The server's heartbeat while probes run.
+                report = json.loads(server.stdout.readline())
+            assert report["started"] == task
+            probes[task] = report["pid"]
         server.stdout.close()  # The scanner is gone: nobody reads the reports any more.
         server.stdin.write(b'{"op": "kill", "task": 1}\n')  # Probe 1 ends: its report breaks.
         server.stdin.flush()
-        wait_until(lambda: len(processes_with_env(marker)) <= 2, "probe 1 to end")
+        wait_until(lambda: not alive(probes[1]), "probe 1 to end")
         server.stdin.close()  # And now the scanner's requests end too.
         server.wait(timeout=30)
         assert server.stderr is not None

@@ -20,6 +20,7 @@ from ledger import Ledger
 from rawclient import Sidecar
 
 from pluginary.paths import cache_paths
+from pluginary.scanner.journal import SCHEMA_VERSION
 
 pytestmark = pytest.mark.failsafe
 
@@ -59,11 +60,17 @@ def versioned(version: int) -> Callable[[Path], None]:
     return change
 
 
+NEWER = SCHEMA_VERSION + 1
+
 DAMAGE = {
     "garbage bytes": ("journal-garbage", garbage, "is damaged"),
     "truncated": ("journal-truncated", truncated, "is damaged"),
     "older schema (no version)": ("journal-old-schema", versioned(0), "no schema version"),
-    "newer schema (version 2)": ("journal-old-schema", versioned(2), "schema version 2"),
+    f"newer schema (version {NEWER})": (
+        "journal-old-schema",
+        versioned(NEWER),
+        f"schema version {NEWER}",
+    ),
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import Launch, loading, named, scan_params
+from faultkit import Launch, innermost_pids, loading, named, scan_params
 from ledger import Ledger
 from rawclient import Sidecar, wait_gone
 
@@ -64,10 +64,17 @@ def test_a_probe_killed_from_outside_is_recorded_crashed_and_the_scan_commits(
     plugins = folder("ZamComp.vst3", extra=(misbehaving_plugins["hang"],))
     sidecar = launch()
     sidecar.initialize()
-    scan = sidecar.request("pluginary/scan", scan_params(plugins, timeoutSeconds=600))
+    scan = sidecar.request("pluginary/scan", scan_params(plugins, timeoutSeconds=600, workers=2))
     # No event says a probe is loading; the process table does (the probe maps hang.so).
     probe = sidecar.wait_for(lambda: loading("hang.so", sidecar.processes()), "hang.so loads")
     (pid,) = probe
+    os.kill(pid, signal.SIGKILL)
+    # Another process may have sent that signal while ZamComp's probe ran beside it: the
+    # bundle is probed again, alone, before anything is recorded; killed again, it is blamed.
+    again = sidecar.wait_for(
+        lambda: loading("hang.so", sidecar.processes()) - probe, "hang.so loads again"
+    )
+    (pid,) = again
     os.kill(pid, signal.SIGKILL)
     summary = sidecar.response(scan)["result"]
     assert (summary["ok"], summary["crashed"]) == (1, 1)
@@ -92,6 +99,7 @@ def test_a_hanging_plugin_times_out_and_takes_its_descendants_along(
         lambda: len(found := named("pluginary-ht", sidecar.processes())) == 2 and found,
         "the plugin's child and escaped grandchild run",
     )
+    printed = innermost_pids(helpers)  # The plugin knows them by their ids in its namespace.
     summary = sidecar.response(scan)["result"]
     gone = wait_gone(helpers, "the hanging plugin's child and grandchild", timeout=2.0)
     assert (summary["ok"], summary["timedOut"]) == (1, 1)
@@ -99,7 +107,7 @@ def test_a_hanging_plugin_times_out_and_takes_its_descendants_along(
     assert "did not finish within 1 s" in record["error"]
     assert record["durationMs"] >= 1000  # It was given its whole limit.
     # The plugin printed its helpers' pids; they are the ones found running above.
-    assert {int(pid) for pid in re.findall(r"pluginary-ht (\d+)", record["outputTail"])} == helpers
+    assert {int(pid) for pid in re.findall(r"pluginary-ht (\d+)", record["outputTail"])} == printed
     assert sidecar.processes() == {sidecar.pid}  # Fork server and probe are gone too.
     assert sidecar.shutdown() == 0
     ledger.record(

@@ -6,7 +6,7 @@ from typing import Any
 
 from pluginary.scanner.engine import interpret
 from pluginary.scanner.journal import Task
-from pluginary.scanner.launcher import ProbeRun
+from pluginary.scanner.launcher import ProbeLimits, ProbeRun
 
 TASK = Task(
     id=7,
@@ -33,9 +33,18 @@ PLUGIN = {
 }
 
 
+DONE = {"event": "done"}
+LIMITS = ProbeLimits(timeout_seconds=30, memory_mib=512, output_mib=8)
+
+
 def run(events: list[dict[str, Any]], **how: Any) -> ProbeRun:
-    defaults: dict[str, Any] = {"exit_code": 0, "signal": None, "timed_out": False}
-    return ProbeRun(events=events, output_tail="noise", duration_ms=5.0, **{**defaults, **how})
+    """A probe run; a clean exit carries ``done`` unless ``finished=False``."""
+    finished = how.pop("finished", True)
+    defaults: dict[str, Any] = {"exit_code": 0, "signal": None}
+    how = {**defaults, **how}
+    if finished and how["exit_code"] == 0 and not how.get("limit"):
+        events = [*events, DONE]
+    return ProbeRun(events=events, output_tail="noise", duration_ms=5.0, **how)
 
 
 def ok(name: str) -> dict[str, Any]:
@@ -55,7 +64,9 @@ def test_a_crash_blames_the_loading_class_and_keeps_the_others() -> None:
         ok("A"),
         {"event": "begin", "class": "B"},
     ]
-    state, records, follow_ups = interpret(TASK, run(events, exit_code=None, signal="SIGSEGV"), 30)
+    state, records, follow_ups = interpret(
+        TASK, run(events, exit_code=None, signal="SIGSEGV"), LIMITS
+    )
     assert state == "crashed"
     assert [(name, status) for name, status, _ in records] == [("A", "ok"), ("B", "crashed")]
     crashed = records[1][2]
@@ -67,7 +78,7 @@ def test_a_crash_blames_the_loading_class_and_keeps_the_others() -> None:
 
 def test_a_timeout_during_enumeration_blames_the_bundle_without_follow_ups() -> None:
     state, records, follow_ups = interpret(
-        TASK, run([], exit_code=None, signal="SIGKILL", timed_out=True), 2.5
+        TASK, run([], exit_code=None, signal="SIGKILL", limit="time"), ProbeLimits(2.5)
     )
     assert state == "timeout"
     assert [(name, status) for name, status, _ in records] == [(None, "timeout")]
@@ -91,7 +102,7 @@ def test_a_clean_run_reports_every_class() -> None:
             "load_ms": 3.0,
         },
     ]
-    state, records, follow_ups = interpret(TASK, run(events), 30)
+    state, records, follow_ups = interpret(TASK, run(events), LIMITS)
     assert state == "ok"
     assert [(name, status) for name, status, _ in records] == [("A", "ok"), ("B", "failed")]
     assert records[0][2]["duration_ms"] == 3.0
@@ -110,14 +121,14 @@ def test_an_enumeration_failure_fails_the_task() -> None:
             "load_ms": 1.0,
         }
     ]
-    state, records, _ = interpret(TASK, run(events), 30)
+    state, records, _ = interpret(TASK, run(events), LIMITS)
     assert state == "failed"
     assert records[0][2]["diagnosis"].startswith("libfoo.so")
 
 
 def test_a_nonzero_exit_is_a_crash_with_its_status() -> None:
     events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}]
-    state, records, _ = interpret(TASK, run(events, exit_code=3), 30)
+    state, records, _ = interpret(TASK, run(events, exit_code=3), LIMITS)
     assert state == "crashed"
     assert records[0][2]["exit_code"] == 3 and "status 3" in records[0][2]["error"]
 
@@ -139,7 +150,7 @@ def test_checked_facts_join_the_record() -> None:
         {"event": "processing", "class": "A"},
         {"event": "checked", "class": "A", "facts": FACTS},
     ]
-    state, records, _ = interpret(TASK, run(events), 30)
+    state, records, _ = interpret(TASK, run(events), LIMITS)
     assert state == "ok"
     record = records[0][2]
     assert record["channels"] == [2] and record["audio_check"]["peak"] == 0.5
@@ -154,7 +165,9 @@ def test_a_crash_while_processing_keeps_what_loading_learnt() -> None:
         ok("A"),
         {"event": "processing", "class": "A"},
     ]
-    state, records, follow_ups = interpret(TASK, run(events, exit_code=None, signal="SIGSEGV"), 30)
+    state, records, follow_ups = interpret(
+        TASK, run(events, exit_code=None, signal="SIGSEGV"), LIMITS
+    )
     assert state == "crashed"
     ((name, status, record),) = records
     assert (name, status) == ("A", "crashed")
@@ -162,3 +175,104 @@ def test_a_crash_while_processing_keeps_what_loading_learnt() -> None:
     assert record["audio_check"]["ok"] is False
     assert record["identifier"] == "id-A"  # Loading's facts are kept.
     assert [task.classes for task in follow_ups] == [["B"]]
+
+
+def test_a_clean_exit_without_done_blames_the_loading_class() -> None:
+    """A plugin calling exit(0) while loading: the class vanishes no more (issue 12, item 5)."""
+    events = [{"event": "classes", "names": ["A", "B"]}, {"event": "begin", "class": "A"}]
+    state, records, follow_ups = interpret(TASK, run(events, finished=False), LIMITS)
+    assert state == "crashed"
+    ((name, status, record),) = records
+    assert (name, status) == ("A", "crashed")
+    assert record["error"] == (
+        "the probe exited with status 0 before it finished (the plugin ended it)"
+    )
+    assert [task.classes for task in follow_ups] == [["B"]]
+
+
+def test_a_clean_exit_before_any_class_blames_the_bundle() -> None:
+    events = [{"event": "classes", "names": ["A", "B"]}]
+    state, records, follow_ups = interpret(TASK, run(events, finished=False), LIMITS)
+    assert state == "crashed"
+    assert [(name, status) for name, status, _ in records] == [(None, "crashed")]
+    assert follow_ups == []
+
+
+def test_a_finished_probe_with_no_class_is_not_ok() -> None:
+    state, records, _ = interpret(TASK, run([{"event": "classes", "names": []}]), LIMITS)
+    assert state == "failed"
+    assert [(name, status) for name, status, _ in records] == [(None, "failed")]
+
+
+def test_no_phantom_bundle_row_when_every_class_has_its_result() -> None:
+    """Killed after every class reported (a stall, say): the results stand, nobody is blamed."""
+    events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
+    state, records, follow_ups = interpret(
+        TASK, run(events, exit_code=None, signal="SIGKILL"), LIMITS
+    )
+    assert state == "ok"
+    assert [(name, status) for name, status, _ in records] == [("A", "ok")]
+    assert follow_ups == []
+
+
+def test_a_forged_done_with_classes_left_is_a_corrupted_report() -> None:
+    events = [{"event": "classes", "names": ["A", "B"]}, {"event": "begin", "class": "A"}, ok("A")]
+    state, records, _ = interpret(TASK, run(events), LIMITS)
+    assert state == "failed"
+    assert [(name, status) for name, status, _ in records] == [("A", "ok"), (None, "failed")]
+    assert "has no result for 'B'" in records[1][2]["error"]
+
+
+def test_a_malformed_report_blames_the_class_that_was_loading() -> None:
+    events = [{"event": "classes", "names": ["A", "B"]}, {"event": "begin", "class": "A"}]
+    broken = run(events, problem="line 3 of its report is malformed: unknown event 42")
+    state, records, follow_ups = interpret(TASK, broken, LIMITS)
+    assert state == "failed"
+    ((name, status, record),) = records
+    assert (name, status) == ("A", "failed")
+    assert record["error"] == (
+        "the plugin corrupted the probe's report:"
+        " line 3 of its report is malformed: unknown event 42"
+    )
+    assert [task.classes for task in follow_ups] == [["B"]]
+
+
+def test_limits_are_named_in_the_record() -> None:
+    events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}]
+    for limit, words in (
+        ("memory", "exceeded its memory limit of 512 MiB"),
+        ("output", "exceeded its output limit of 8 MiB"),
+        ("time", "did not finish within 30 s"),
+    ):
+        state, records, _ = interpret(
+            TASK, run(events, exit_code=None, signal="SIGKILL", limit=limit), LIMITS
+        )
+        assert state == ("timeout" if limit == "time" else "crashed")
+        assert records[0][2]["error"].startswith(words)
+
+
+def test_a_crash_while_unloading_keeps_the_record_and_blames_it() -> None:
+    events = [
+        {"event": "classes", "names": ["A", "B"]},
+        {"event": "begin", "class": "A"},
+        ok("A"),
+        {"event": "unloading", "class": "A"},
+    ]
+    state, records, follow_ups = interpret(
+        TASK, run(events, exit_code=None, signal="SIGSEGV"), LIMITS
+    )
+    assert state == "crashed"
+    ((name, status, record),) = records
+    assert (name, status) == ("A", "crashed")
+    assert record["error"] == "the probe died with SIGSEGV while unloading"
+    assert record["identifier"] == "id-A"
+    assert [task.classes for task in follow_ups] == [["B"]]
+
+
+def test_a_lost_probe_server_blames_the_class_probed_alone() -> None:
+    events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}]
+    lost = run(events, exit_code=None, lost="it was killed by SIGKILL")
+    state, records, _ = interpret(TASK, lost, LIMITS)
+    assert state == "crashed"
+    assert records[0][0] == "A"
+    assert "probe server went down while probing it alone" in records[0][2]["error"]

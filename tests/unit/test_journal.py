@@ -118,3 +118,62 @@ def test_a_new_scan_keeps_what_an_interrupted_one_finished(tmp_path: Path) -> No
     found = {b.bundle: [name for name, _, _ in b.records] for b in journal.results("s2")}
     assert found == {"/p/B0.vst3": ["B0"], "/p/B1.vst3": [], "/p/B2.vst3": []}
     assert journal.tasks("s1") == []
+
+
+def test_neighbours_at_a_death_run_alone_and_only_a_lone_offender_is_blamed(
+    tmp_path: Path,
+) -> None:
+    """Two tasks were running when the scanner died: neither is blamed, both run alone next;
+    the one that takes the scanner down again, alone, is blamed at the second death."""
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    _begin(journal)
+    culprit, neighbour, _ = journal.pending("s1")
+    journal.start(culprit.id)
+    journal.start(neighbour.id)
+    assert journal.recover("s1") == []
+    alone = {t.id for t in journal.pending("s1") if t.alone}
+    assert alone == {culprit.id, neighbour.id}
+    journal.start(culprit.id)
+    assert [t.id for t in journal.recover("s1")] == [culprit.id]
+    journal.start(neighbour.id)
+    journal.settle(neighbour, "ok", [("B1", "ok", {"name": "B1"})])
+    states = {t.id: t.state for t in journal.tasks("s1")}
+    assert (states[culprit.id], states[neighbour.id]) == ("crashed", "ok")
+
+
+def test_a_second_death_beside_a_neighbour_blames_nobody(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    _begin(journal)
+    first, second, _ = journal.pending("s1")
+    for _death in range(2):
+        journal.start(first.id)
+        journal.start(second.id)
+        assert journal.recover("s1") == []
+    assert all(t.state == "pending" and t.alone for t in journal.tasks("s1")[:2])
+
+
+def test_run_alone_puts_a_task_back_to_be_probed_by_itself(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    _begin(journal)
+    task = journal.pending("s1")[0]
+    journal.start(task.id)
+    journal.run_alone(task.id)
+    (again,) = [t for t in journal.pending("s1") if t.id == task.id]
+    assert again.alone and again.state == "pending"
+
+
+def test_an_interrupted_scan_in_a_version_1_journal_is_migrated_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal, _ = Journal.open(path)
+    _begin(journal)
+    journal.close()
+    db = sqlite3.connect(path)  # Back to version 1's shape: no "alone" column.
+    db.execute("ALTER TABLE tasks DROP COLUMN alone")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    journal, problem = Journal.open(path)
+    assert problem is None
+    plan = journal.current()
+    assert plan is not None and plan.id == "s1"
+    assert [t.alone for t in journal.pending("s1")] == [False] * 3

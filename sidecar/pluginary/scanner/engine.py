@@ -32,14 +32,14 @@ from pluginary.catalog.store import (
     latest_records,
     open_catalog,
 )
-from pluginary.errors import NothingToResume, StorageError
+from pluginary.errors import NothingToResume, PluginaryError, StorageError
 from pluginary.faults import fault_point
 from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
 from pluginary.paths import CachePaths
 from pluginary.scanner.discovery import discover, standard_folders, supported_formats
 from pluginary.scanner.ignorelist import load_ignore_list
 from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
-from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeRun
+from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeLimits, ProbeRun
 from pluginary.scanner.lock import HeldLock, scan_lock
 from pluginary.scanner.moduleinfo import ModuleInfoError, read_module_info
 from pluginary.storage import connect
@@ -50,10 +50,6 @@ T = TypeVar("T")
 ProgressCallback = Callable[[ScanProgress], None]
 LauncherFactory = Callable[[Path], AbstractAsyncContextManager[ProbeLauncher]]
 Record = tuple[str | None, str, dict[str, Any]]
-
-
-def _default_launcher(scratch: Path) -> AbstractAsyncContextManager[ProbeLauncher]:
-    return ForkServerLauncher(scratch)
 
 
 def _log_to_stderr(message: str) -> None:
@@ -67,12 +63,14 @@ class Scanner:
         self,
         paths: CachePaths,
         *,
-        launcher: LauncherFactory = _default_launcher,
+        launcher: LauncherFactory | None = None,
         log: Callable[[str], None] = _log_to_stderr,
         standard_folders: Callable[[str], list[Path]] = standard_folders,
     ) -> None:
         self.paths = paths
-        self.launcher = launcher
+        self.launcher: LauncherFactory = launcher or (
+            lambda scratch: ForkServerLauncher(scratch, log=self.log)
+        )
         self.log = log
         self.standard_folders = standard_folders
         self._writer = anyio.CapacityLimiter(1)
@@ -273,11 +271,16 @@ class Scanner:
         async with self.launcher(self.paths.probes) as launcher:
             await self._in_thread(report, "starting")
             counts = _ProbeCounts()
-            # Follow-up tasks (classes a crash left undone) appear as pending: go round again.
+            # Follow-up tasks (classes a crash left undone) and tasks to run alone appear as
+            # pending: go round again. Tasks to run alone go one at a time, after the others.
             while pending := await self._in_thread(journal.pending, plan.id):
+                together = [task for task in pending if not task.alone]
+                workers = (options.workers or os.cpu_count() or 1) if together else 1
                 started = time.perf_counter()
                 try:
-                    await self._probe_batch(journal, launcher, pending, options, report, counts)
+                    await self._probe_batch(
+                        journal, launcher, together or pending, workers, options, report, counts
+                    )
                 finally:
                     with anyio.CancelScope(shield=True):
                         elapsed = (time.perf_counter() - started) * 1000
@@ -288,21 +291,31 @@ class Scanner:
         journal: Journal,
         launcher: ProbeLauncher,
         tasks: list[Task],
+        workers: int,
         options: ScanOptions,
         report: Callable[[str], None],
         counts: _ProbeCounts,
     ) -> None:
-        """Probe ``tasks`` with ``options.workers`` probes at a time."""
+        """Probe ``tasks`` with ``workers`` probes at a time."""
         send, receive = anyio.create_memory_object_stream[Task](len(tasks))
         for task in tasks:
             send.send_nowait(task)
         send.close()
-        in_flight: set[int] = set()
+        limits = ProbeLimits(
+            timeout_seconds=options.timeout_seconds,
+            memory_mib=options.memory_limit_mib,
+            output_mib=options.output_limit_mib,
+        )
+        # Task id -> whether another probe ran at any moment beside it (then a death that
+        # another process could have caused is not yet this task's to carry).
+        in_flight: dict[int, bool] = {}
 
         async def worker() -> None:
             async for task in receive:
                 await self._in_thread(journal.start, task.id)
-                in_flight.add(task.id)
+                for other in in_flight:
+                    in_flight[other] = True
+                in_flight[task.id] = bool(in_flight)
                 counts.started += 1
                 fault_point("probe:started", counts.started)
                 run = await launcher.probe(
@@ -310,24 +323,30 @@ class Scanner:
                     task.bundle,
                     task.classes,
                     task.skip,
-                    options.timeout_seconds,
+                    limits,
                     format=task.format,
                     audio=options.audio_check,
                 )
-                state, records, follow_ups = interpret(task, run, options.timeout_seconds)
-                # Journaled and reported in one trip to the writer thread.
-                await self._in_thread(
-                    _settle_and_report, journal, task, state, records, follow_ups, report
-                )
-                in_flight.discard(task.id)
+                if in_flight[task.id] and _maybe_a_neighbours_doing(run):
+                    self.log(f"{task.bundle}: {_ending(run, limits)[1]}; probing it again alone")
+                    await self._in_thread(journal.run_alone, task.id)
+                else:
+                    state, records, follow_ups = interpret(task, run, limits)
+                    # Journaled and reported in one trip to the writer thread.
+                    await self._in_thread(
+                        _settle_and_report, journal, task, state, records, follow_ups, report
+                    )
+                del in_flight[task.id]
                 counts.recorded += 1
                 fault_point("probe:after-result", counts.recorded)
 
-        workers = options.workers or os.cpu_count() or 1
         try:
             async with anyio.create_task_group() as group:
                 for _ in range(min(workers, len(tasks))):
                     group.start_soon(worker)
+        except BaseExceptionGroup as failures:
+            # A worker's own failure (our disk, say) is the scan's answer as it is, not wrapped.
+            raise _first_failure(failures) from None
         finally:
             # Stopped on purpose (cancelled): what was in flight goes back to pending.
             if in_flight:
@@ -399,6 +418,19 @@ class Scanner:
         return ScanResult(summary=summary(), change=change)
 
 
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception that stopped a task group: a domain error before anything else."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        failure = pending.pop(0)
+        if isinstance(failure, BaseExceptionGroup):
+            pending[:0] = failure.exceptions
+        else:
+            leaves.append(failure)
+    return next((leaf for leaf in leaves if isinstance(leaf, PluginaryError)), leaves[0])
+
+
 def _settle_and_report(
     journal: Journal,
     task: Task,
@@ -433,14 +465,51 @@ def _describe(task: Task, records: list[Record]) -> str:
     return f"{names or Path(task.bundle).stem}: {'/'.join(sorted(statuses)) or 'no plugins'}"
 
 
+# Signals another process could have sent (a hostile neighbour, the OOM killer): a probe that
+# died of one while others ran is probed again alone before it is blamed. Faults (SIGSEGV,
+# SIGBUS, SIGILL, SIGFPE) and SIGABRT are a plugin's own doing.
+EXTERNAL_SIGNALS = frozenset(
+    {"SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM"}
+)
+
+
+def _maybe_a_neighbours_doing(run: ProbeRun) -> bool:
+    return run.lost is not None or (run.limit is None and run.signal in EXTERNAL_SIGNALS)
+
+
+def _ending(run: ProbeRun, limits: ProbeLimits) -> tuple[str, str]:
+    """The status and error of a probe that did not finish, most telling cause first."""
+    if run.lost is not None:
+        return "crashed", f"the probe server went down while probing it alone ({run.lost})"
+    if run.limit == "time":
+        return "timeout", (
+            f"did not finish within {limits.timeout_seconds:g} s; its process group was killed"
+        )
+    if run.limit == "memory":
+        return "crashed", f"exceeded its memory limit of {limits.memory_mib:g} MiB"
+    if run.limit == "output":
+        return "crashed", (
+            f"exceeded its output limit of {limits.output_mib:g} MiB"
+            " (wrote that much to its output or to a file)"
+        )
+    if run.signal:
+        return "crashed", f"the probe died with {run.signal}"
+    if run.problem is not None:
+        return "failed", f"the plugin corrupted the probe's report: {run.problem}"
+    if run.exit_code != 0:
+        return "crashed", f"the probe exited with status {run.exit_code}"
+    return "crashed", "the probe exited with status 0 before it finished (the plugin ended it)"
+
+
 def interpret(
-    task: Task, run: ProbeRun, timeout: float
+    task: Task, run: ProbeRun, limits: ProbeLimits
 ) -> tuple[str, list[Record], list[PlannedTask]]:
     """Turn what a probe process did into the task's state, plugin records and follow-up tasks.
 
-    A crash or timeout blames the class that was loading (or processing audio: then its record
-    keeps what loading learnt); classes the probe never reached get a follow-up task, so one bad
-    class cannot hide the others of its bundle.
+    A probe that did not finish (crash, limit, early exit, corrupted report, lost server) blames
+    the class that was loading (or processing audio, or unloading: then its record keeps what
+    loading learnt); classes the probe never reached get a follow-up task, so one bad class
+    cannot hide the others of its bundle. A bundle never ends ``ok`` without a record.
     """
     module_classes = {
         c["name"]: c for c in ((task.module_info or {}).get("classes") or []) if c.get("name")
@@ -449,6 +518,7 @@ def interpret(
     names: list[str] | None = task.classes
     begun: list[str | None] = []
     processing: str | None = None  # The class processing audio, until its facts arrive.
+    unloading: str | None = None  # The class being destroyed, until the next step.
     by_class: dict[str | None, tuple[str, dict[str, Any]]] = {}
     state = "ok"
     for event in run.events:
@@ -458,6 +528,7 @@ def interpret(
             names = list(event["names"])
         elif kind == "begin":
             begun.append(name)
+            unloading = None
         elif kind == "result" and event["status"] == "ok":
             by_class[name] = ("ok", _ok_record(event, common))
         elif kind == "result":
@@ -472,19 +543,31 @@ def interpret(
         elif kind == "checked" and name in by_class:
             _add_facts(by_class[name][1], event["facts"])
             processing = None
-    if not run.clean_exit:
-        status = "timeout" if run.timed_out else "crashed"
-        if run.timed_out:
-            error = f"did not finish within {timeout:g} s; its process group was killed"
-        elif run.signal:
-            error = f"the probe died with {run.signal}"
-        else:
-            error = f"the probe exited with status {run.exit_code}"
+        elif kind == "unloading":
+            unloading = name
+        elif kind == "done":
+            unloading = None
+    unfinished = not run.finished
+    culprit: str | None = None
+    if not unfinished and names is not None and None not in by_class:
+        missing = [n for n in names if n not in by_class]
+        if missing:  # Only a forged report says "done" with classes left unprobed.
+            run = dataclasses.replace(run, problem=f"it has no result for {missing[0]!r}")
+            unfinished = True
+    everything_reported = (
+        names is not None and all(n in by_class for n in names) and processing is None
+    )
+    if unfinished and not (everything_reported and unloading is None and run.problem is None):
+        status, error = _ending(run, limits)
         if processing is not None and processing in by_class:
-            culprit: str | None = processing
+            culprit = processing
             failure = by_class[processing][1]
             error += " while processing audio"
             failure["audio_check"] = {"ok": False, "error": error}
+        elif unloading is not None and unloading in by_class:
+            culprit = unloading
+            failure = by_class[unloading][1]
+            error += " while unloading"
         else:
             # The class being loaded when the probe died; None blames the bundle as a whole.
             culprit = next((n for n in begun if n not in by_class), None)
@@ -493,10 +576,15 @@ def interpret(
         failure.update(error=error, signal=run.signal, exit_code=run.exit_code)
         by_class[culprit] = (status, failure)
         state = status
+    elif state == "ok" and not by_class and not task.skip:
+        state = "failed"  # Nothing to show for a finished probe is not a success.
+        failure = _failure_record(task, None, module_classes, common)
+        failure["error"] = "the bundle holds no plugin classes"
+        by_class[None] = ("failed", failure)
     records = [(name, status, record) for name, (status, record) in by_class.items()]
     follow_ups: list[PlannedTask] = []
     # Only when a culprit is excluded is a follow-up sure to make progress.
-    if not run.clean_exit and names is not None and culprit is not None:
+    if unfinished and names is not None and culprit is not None:
         remaining = [n for n in names if n not in by_class and n not in begun]
         if remaining:
             follow_ups.append(

@@ -8,7 +8,10 @@ which resume simply probes again.
 
 A task probes one bundle (all its classes, or a named subset when a crash left some undone).
 ``interrupted`` counts the times the scanner died while the task was running: a task that took
-the scanner down twice is settled ``crashed`` instead of being tried forever.
+the scanner down twice is settled ``crashed`` instead of being tried forever. A task that was
+running beside others when something died (the scanner, the fork server, or the probe itself of
+a signal another process could have sent) is marked ``alone``: it is probed again with no other
+probe running, so that only the culprit is blamed, never its neighbours.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from pluginary.storage import open_database, transaction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_INTERRUPTIONS = 2
 
 SCHEMA = """
@@ -54,6 +57,7 @@ CREATE TABLE tasks (
                                          'crashed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     interrupted INTEGER NOT NULL DEFAULT 0,
+    alone INTEGER NOT NULL DEFAULT 0,  -- probe with no other probe running (to find a culprit)
     updated_at REAL NOT NULL
 );
 CREATE INDEX tasks_state ON tasks (scan_id, state);
@@ -66,6 +70,9 @@ CREATE TABLE results (
     PRIMARY KEY (task_id, seq)
 );
 """
+
+# Version n -> n + 1. Journals are short-lived, but an interrupted scan is still worth keeping.
+MIGRATIONS = {1: "ALTER TABLE tasks ADD COLUMN alone INTEGER NOT NULL DEFAULT 0;"}
 
 SETTLED_STATES = ("ok", "failed", "timeout", "crashed")
 
@@ -96,6 +103,7 @@ class Task:
     state: str
     attempts: int
     interrupted: int
+    alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,12 +151,13 @@ class Journal:
     def open(cls, path: Path) -> tuple[Journal, str | None]:
         """Open (creating or repairing) the journal; the message says what was repaired, if any.
 
-        A journal from another schema version or a damaged file cannot be trusted to resume: it
-        is moved aside (kept for inspection, never deleted) and a fresh journal is started.
-        Journals are short-lived, so there are no journal migrations: finishing an old scan is
-        not worth the risk of misreading it.
+        A journal from an older schema version is migrated in place; one from a newer version, or
+        a damaged file, cannot be trusted to resume: it is moved aside (kept for inspection, never
+        deleted) and a fresh journal is started.
         """
-        db, problem = open_database(path, SCHEMA, SCHEMA_VERSION, what="journal", check=True)
+        db, problem = open_database(
+            path, SCHEMA, SCHEMA_VERSION, what="journal", migrations=MIGRATIONS, check=True
+        )
         return cls(db, path), problem
 
     def close(self) -> None:
@@ -260,29 +269,35 @@ class Journal:
     def recover(self, scan_id: str) -> list[Task]:
         """After a scanner death: requeue tasks that were running; blame repeat offenders.
 
-        Returns the tasks now settled ``crashed`` because they took the scanner down twice.
+        Tasks that were running beside others are not blamed yet: they are marked to run alone,
+        so that a task is only ever blamed for deaths while it ran with no neighbour. Returns the
+        tasks now settled ``crashed`` because they took the scanner down twice.
         """
         now = time.time()
         blamed: list[Task] = []
         with transaction(self.db):
+            running = self.db.execute(
+                "SELECT count(*) FROM tasks WHERE scan_id = ? AND state = 'running'", (scan_id,)
+            ).fetchone()[0]
             self.db.execute(
-                "UPDATE tasks SET interrupted = interrupted + 1, state = 'pending', updated_at = ?"
-                " WHERE scan_id = ? AND state = 'running'",
-                (now, scan_id),
+                "UPDATE tasks SET interrupted = interrupted + 1, state = 'pending', updated_at = ?,"
+                " alone = alone OR ? WHERE scan_id = ? AND state = 'running'",
+                (now, running > 1, scan_id),
             )
-            for task in self._tasks(
-                "scan_id = ? AND state = 'pending' AND interrupted >= ?",
-                (scan_id, MAX_INTERRUPTIONS),
-            ):
-                record = {
-                    "error": f"took the scanner down {task.interrupted} times while loading",
-                    "signal": None,
-                    "exit_code": None,
-                    "output_tail": "",
-                    "duration_ms": None,
-                }
-                self._settle(task, "crashed", [(None, "crashed", record)], [], now)
-                blamed.append(task)
+            if running == 1:
+                for task in self._tasks(
+                    "scan_id = ? AND state = 'pending' AND interrupted >= ? AND updated_at = ?",
+                    (scan_id, MAX_INTERRUPTIONS, now),
+                ):
+                    record = {
+                        "error": f"took the scanner down {task.interrupted} times while loading",
+                        "signal": None,
+                        "exit_code": None,
+                        "output_tail": "",
+                        "duration_ms": None,
+                    }
+                    self._settle(task, "crashed", [(None, "crashed", record)], [], now)
+                    blamed.append(task)
         return blamed
 
     def pending(self, scan_id: str) -> list[Task]:
@@ -294,6 +309,14 @@ class Journal:
             self.db.execute(
                 "UPDATE tasks SET state = 'running', attempts = attempts + 1, updated_at = ?"
                 " WHERE id = ?",
+                (time.time(), task_id),
+            )
+
+    def run_alone(self, task_id: int) -> None:
+        """Put a running task back to pending, to be probed with no other probe beside it."""
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE tasks SET state = 'pending', alone = 1, updated_at = ? WHERE id = ?",
                 (time.time(), task_id),
             )
 
@@ -392,7 +415,7 @@ class Journal:
     def _tasks(self, where: str, args: tuple[Any, ...]) -> list[Task]:
         rows = self.db.execute(
             "SELECT id, bundle, real_path, format, fingerprint, module_info, classes, skip, state,"
-            f" attempts, interrupted FROM tasks WHERE {where} ORDER BY id",
+            f" attempts, interrupted, alone FROM tasks WHERE {where} ORDER BY id",
             args,
         ).fetchall()
         return [
@@ -408,6 +431,7 @@ class Journal:
                 state=row[8],
                 attempts=row[9],
                 interrupted=row[10],
+                alone=bool(row[11]),
             )
             for row in rows
         ]

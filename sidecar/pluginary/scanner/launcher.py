@@ -1,7 +1,11 @@
-"""The parent side of the probes: drives the warm fork server and enforces each probe's timeout.
+"""The parent side of the probes: drives the warm fork server and survives whatever it suffers.
 
-Only this module talks to the fork server. A reader task parses its reports and wakes the probe
-waiting for them; nothing else happens on the pipe (pipe readers only parse and enqueue).
+Only this module talks to the fork server. A reader task parses its reports (untrusted: a plugin
+may have reached the pipe) and wakes the probe waiting for them; nothing else happens on the pipe.
+The fork server enforces each probe's limits itself; here a watchdog only notices a server that
+died, stopped answering (its heartbeat ends) or broke the protocol. Such a server is killed and a
+new one starts at the next probe: the probes it had in flight end ``lost``, which the engine
+resolves (by probing them again one at a time) rather than blaming anyone on the spot.
 """
 
 from __future__ import annotations
@@ -9,9 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +26,30 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import Process
 
+from pluginary.errors import StorageError
+from pluginary.scanner import containment
+from pluginary.scanner.probe import RESULT_UNWRITABLE
+from pluginary.scanner.reports import parse_report
+
 OUTPUT_TAIL_BYTES = 16 * 1024
+# Seconds of silence (while probes run; the server says it is alive every second) after which the
+# fork server counts as stopped or wedged. Stalls of the sidecar itself do not count.
+WATCHDOG_SECONDS = 20.0
+# A probe not reported ended this long after its own limit means the server lost track of it.
+OVERDUE_GRACE_SECONDS = 60.0
+TICK_SECONDS = 1.0
+STALL_SLACK_SECONDS = 1.0
+TOKEN_ENV = "PLUGINARY_PROBE_TOKEN"
+SCANNER_PID_ENV = "PLUGINARY_SCANNER_PID"
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """What one probe may take: wall time, private memory, and bytes written to any file."""
+
+    timeout_seconds: float = 30.0
+    memory_mib: float | None = None
+    output_mib: float | None = None
 
 
 @dataclass
@@ -29,13 +59,26 @@ class ProbeRun:
     events: list[dict[str, Any]]
     exit_code: int | None
     signal: str | None
-    timed_out: bool
     output_tail: str
     duration_ms: float
+    limit: str | None = None  # "time", "memory" or "output" when the probe was stopped at one.
+    problem: str | None = None  # What was malformed in its report, if anything.
+    lost: str | None = None  # Why the fork server went away while this probe ran, if it did.
 
     @property
-    def clean_exit(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+    def timed_out(self) -> bool:
+        return self.limit == "time"
+
+    @property
+    def finished(self) -> bool:
+        """The probe wrote its last event, exited 0, and broke no limit and no rule."""
+        return (
+            self.exit_code == 0
+            and self.limit is None
+            and self.problem is None
+            and self.lost is None
+            and any(event.get("event") == "done" for event in self.events)
+        )
 
 
 class ProbeLauncher(Protocol):
@@ -47,7 +90,7 @@ class ProbeLauncher(Protocol):
         bundle: str,
         classes: list[str] | None,
         skip: list[str],
-        timeout: float,
+        limits: ProbeLimits,
         *,
         format: str = "vst3",
         audio: bool = True,
@@ -57,26 +100,53 @@ class ProbeLauncher(Protocol):
 
 
 class ForkServerDied(RuntimeError):
-    """The fork server went away while probes were in flight."""
+    """The fork server could not be started at all."""
 
 
 @dataclass
 class _Pending:
     done: anyio.Event = field(default_factory=anyio.Event)
     report: dict[str, Any] | None = None
+    quiet_ticks: int = 0  # Sidecar-side age, in ticks that were not stalls.
+    overdue_ticks: int = 0
+
+
+class _Server:
+    """One fork server process and the probes it has in flight."""
+
+    def __init__(self, process: Process, token: str) -> None:
+        self.process = process
+        self.token = token
+        self.pending: dict[int, _Pending] = {}
+        self.isolation = "unknown"
+        self.ready = anyio.Event()
+        self.heard = True  # Heard from since the watchdog's last tick.
+        self.death: str | None = None  # Why it is no longer used.
+
+    def kill(self, reason: str) -> None:
+        if self.death is None:
+            self.death = reason
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # It leads its own session and group.
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
 
 
 class ForkServerLauncher:
-    """Probes through one warm fork server process; use as ``async with``.
+    """Probes through one warm fork server process at a time; use as ``async with``."""
 
-    The server starts on first use and is restarted if it dies, so one broken server costs one
-    probe, not the scan.
-    """
-
-    def __init__(self, scratch: Path) -> None:
+    def __init__(
+        self,
+        scratch: Path,
+        *,
+        watchdog_seconds: float = WATCHDOG_SECONDS,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.scratch = scratch
-        self._process: Process | None = None
-        self._pending: dict[int, _Pending] = {}
+        self.log = log or _log_to_stderr
+        self.watchdog_ticks = max(2, round(watchdog_seconds / TICK_SECONDS))
+        self._server: _Server | None = None
+        self._servers: list[_Server] = []
         self._start_lock = anyio.Lock()
         self._exit_stack = contextlib.AsyncExitStack()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -88,54 +158,125 @@ class ForkServerLauncher:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _ensure_started(self) -> Process:
+    async def _ensure_started(self) -> _Server:
         async with self._start_lock:
-            if self._process is not None and self._process.returncode is None:
-                return self._process
+            server = self._server
+            if server is not None and server.death is None:
+                return server
             if self._task_group is None:
                 raise RuntimeError("ForkServerLauncher is used outside its `async with` block")
+            token = uuid.uuid4().hex
             process = await anyio.open_process(
                 [sys.executable, "-m", "pluginary.scanner.forkserver"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=None,
+                # A session of its own: a plugin's signal to its parent's group, or the terminal's
+                # Ctrl-C / Ctrl-Z, never reaches the sidecar, the CLI or the host through it.
+                start_new_session=True,
+                env={**os.environ, TOKEN_ENV: token, SCANNER_PID_ENV: str(os.getpid())},
             )
-            ready = anyio.Event()
-            self._task_group.start_soon(self._read_reports, process, ready)
-            with anyio.fail_after(60):
-                await ready.wait()
-            if process.returncode is not None:
-                raise ForkServerDied("the fork server exited while starting")
-            self._process = process
-            return process
+            server = _Server(process, token)
+            self._servers.append(server)
+            self._task_group.start_soon(self._read_reports, server)
+            with anyio.move_on_after(60):
+                await server.ready.wait()
+            if server.death is not None or not server.ready.is_set():
+                server.kill("it did not start")
+                raise ForkServerDied(f"the fork server could not start ({server.death})")
+            self._task_group.start_soon(self._watch, server)
+            self._server = server
+            return server
 
-    async def _read_reports(self, process: Process, ready: anyio.Event) -> None:
-        assert process.stdout is not None
+    async def _read_reports(self, server: _Server) -> None:
+        assert server.process.stdout is not None
         buffer = b""
         try:
-            async for chunk in process.stdout:
+            async for chunk in server.process.stdout:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    report = json.loads(line)
-                    if "ready" in report:
-                        ready.set()
-                    elif "exited" in report:
-                        pending = self._pending.get(report["exited"])
-                        if pending is not None:
-                            pending.report = report
-                            pending.done.set()
+                    server.heard = True
+                    problem = self._dispatch(server, line)
+                    if problem is not None:
+                        self.log(f"the fork server sent {problem}; restarting it")
+                        server.kill(f"it sent {problem}")
+                        return
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass
         finally:
-            # Whoever still waits learns the server is gone (report stays None).
-            ready.set()
-            for pending in self._pending.values():
-                pending.done.set()
+            with anyio.CancelScope(shield=True):
+                await self._bury(server)
 
-    async def _send(self, process: Process, message: dict[str, Any]) -> None:
-        assert process.stdin is not None
-        await process.stdin.send((json.dumps(message) + "\n").encode())
+    def _dispatch(self, server: _Server, line: bytes) -> str | None:
+        """Hand one report to whoever waits for it; say what is wrong with it, if anything."""
+        try:
+            report = json.loads(line)
+        except ValueError:
+            return "a line that is not JSON"
+        if not isinstance(report, dict):
+            return "a report that is not an object"
+        if "ready" in report:
+            server.isolation = str(report.get("isolation"))
+            server.ready.set()
+        elif "exited" in report or "refused" in report:
+            if not _well_formed_end(report):
+                return f"a malformed report: {line[:200]!r}"
+            task = report["exited"] if "exited" in report else report["refused"]
+            pending = server.pending.get(task)
+            if pending is not None:  # None: a probe we stopped waiting for (cancelled).
+                pending.report = report
+                pending.done.set()
+        elif "started" not in report and "alive" not in report:
+            return f"an unknown report: {line[:200]!r}"
+        return None
+
+    async def _bury(self, server: _Server) -> None:
+        """The server's reports ended: it is dead (or killed). Its probes are lost; clean up."""
+        if server.death is None:
+            server.death = "it exited"
+        with contextlib.suppress(Exception):
+            await server.process.wait()
+        code = server.process.returncode
+        if code is not None and code < 0 and server.death == "it exited":
+            server.death = f"it was killed by {signal.Signals(-code).name}"
+        elif code and server.death == "it exited":
+            server.death = f"it exited with status {code}"
+        server.ready.set()
+        for pending in server.pending.values():
+            pending.done.set()  # report stays None: lost.
+        if server.isolation != "pid-namespace":
+            # Outside a namespace, a descendant that cleared its death signal outlives the
+            # server: find it by the token every process the server started inherits.
+            await anyio.to_thread.run_sync(containment.kill_marked, TOKEN_ENV, server.token)
+
+    async def _watch(self, server: _Server) -> None:
+        """Kill a server that stopped answering, counting only ticks that were not our stalls."""
+        silent = 0
+        while server.death is None:
+            before = time.monotonic()
+            await anyio.sleep(TICK_SECONDS)
+            if time.monotonic() - before > TICK_SECONDS + STALL_SLACK_SECONDS:
+                continue  # We were stalled; what the server sent meanwhile is still unread.
+            if not server.pending:
+                silent = 0
+                continue
+            silent = 0 if server.heard else silent + 1
+            server.heard = False
+            if silent >= self.watchdog_ticks:
+                self.log(
+                    f"the fork server sent nothing for {silent} s while probing; restarting it"
+                )
+                server.kill(f"it stopped answering for {silent} s")
+                return
+            for task, pending in server.pending.items():
+                pending.quiet_ticks += 1
+                if pending.quiet_ticks > pending.overdue_ticks > 0:
+                    self.log(
+                        f"the fork server never reported the end of probe {task}; restarting it"
+                    )
+                    server.kill("it lost track of a probe")
+                    return
 
     async def probe(
         self,
@@ -143,94 +284,147 @@ class ForkServerLauncher:
         bundle: str,
         classes: list[str] | None,
         skip: list[str],
-        timeout: float,
+        limits: ProbeLimits,
         *,
         format: str = "vst3",
         audio: bool = True,
     ) -> ProbeRun:
-        """Probe one bundle in a fresh child; kill its whole process group after ``timeout``."""
-        process = await self._ensure_started()
+        """Probe one bundle in a fresh child; the fork server holds it to ``limits``."""
+        server = await self._ensure_started()
         result_path = self.scratch / f"{task}.result"
         output_path = self.scratch / f"{task}.output"
-        pending = self._pending[task] = _Pending()
+        pending = server.pending[task] = _Pending()
+        pending.overdue_ticks = round(
+            (limits.timeout_seconds + OVERDUE_GRACE_SECONDS) / TICK_SECONDS
+        )
         started = time.perf_counter()
-        timed_out = False
         try:
-            await self._send(
-                process,
-                {
-                    "op": "probe",
-                    "task": task,
-                    "bundle": bundle,
-                    "format": format,
-                    "classes": classes,
-                    "skip": skip,
-                    "audio": audio,
-                    "result": str(result_path),
-                    "output": str(output_path),
-                },
-            )
-            with anyio.move_on_after(timeout):
-                await pending.done.wait()
-            if not pending.done.is_set():
-                timed_out = True
-                await self._send(process, {"op": "kill", "task": task})
-                with anyio.fail_after(10):
-                    await pending.done.wait()
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await _send(
+                    server.process,
+                    {
+                        "op": "probe",
+                        "task": task,
+                        "bundle": bundle,
+                        "format": format,
+                        "classes": classes,
+                        "skip": skip,
+                        "audio": audio,
+                        "result": str(result_path),
+                        "output": str(output_path),
+                        "timeout": limits.timeout_seconds,
+                        "memory_mib": limits.memory_mib,
+                        "output_mib": limits.output_mib,
+                    },
+                )
+            await pending.done.wait()
             report = pending.report
             if report is None:
-                raise ForkServerDied(f"the fork server died while probing {bundle}")
+                report = {"code": None, "signal": None, "limit": None}
+            elif "refused" in report:
+                raise StorageError(
+                    f"cannot start a probe: {report['error']}", path=str(self.scratch)
+                )
+            if report["code"] == RESULT_UNWRITABLE:
+                self._check_scratch(result_path)  # A plugin may exit with that status too.
+            data = self._read_result(result_path)
+            events, problem = parse_report(data)
             return ProbeRun(
-                events=_read_events(result_path),
+                events=events,
                 exit_code=report["code"],
                 signal=report["signal"],
-                timed_out=timed_out,
+                limit=report["limit"],
+                problem=problem,
+                lost=None if pending.report is not None else server.death or "it died",
                 output_tail=_read_tail(output_path),
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
         except BaseException:
             # Cancelled or failed: make sure this probe does not outlive us.
-            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                await self._send(process, {"op": "kill", "task": task})
+            if pending.report is None and server.death is None:
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await _send(server.process, {"op": "kill", "task": task})
             raise
         finally:
-            self._pending.pop(task, None)
+            server.pending.pop(task, None)
             for path in (result_path, output_path):
                 with contextlib.suppress(OSError):
                     path.unlink()
 
+    def _read_result(self, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            # Gone with the scratch folder is our failure; gone alone, the plugin removed it.
+            self._check_scratch(path)
+            return b""
+        except OSError as error:
+            raise StorageError(
+                f"cannot read the probe's result {path}: {error.strerror or error}",
+                path=str(path),
+            ) from error
+
+    def _check_scratch(self, path: Path) -> None:
+        """Raise StorageError if the scratch folder cannot take a probe's files right now."""
+        check = self.scratch / f".check-{os.getpid()}"
+        try:
+            with open(check, "wb") as file:
+                file.write(b"\0" * 65536)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:
+            raise StorageError(
+                f"cannot write the probe's result {path}: {error.strerror or error}",
+                path=str(path),
+            ) from error
+        finally:
+            with contextlib.suppress(OSError):
+                check.unlink()
+
     async def aclose(self) -> None:
-        """Stop the fork server; it kills every probe group it still has."""
-        process = self._process
-        self._process = None
+        """Stop the fork servers; each kills every probe it still has."""
+        self._server = None
         with anyio.CancelScope(shield=True):
-            if process is not None:
+            for server in self._servers:
+                process = server.process
                 with contextlib.suppress(Exception):
                     assert process.stdin is not None
                     await process.stdin.aclose()
                 with anyio.move_on_after(3):
                     await process.wait()
                 if process.returncode is None:
-                    process.kill()
+                    server.kill("the scan ended")
                     await process.wait()
-        # The reader task ends with the server's stdout; its task group closes last, outside the
-        # shield (a task group must be exited under the cancel scope it was entered under).
+                if server.death is None:
+                    server.death = "the scan ended"
+        # The reader tasks end with their servers' stdout; the task group closes last, outside
+        # the shield (a task group must be exited under the cancel scope it was entered under).
         self._task_group = None
         await self._exit_stack.aclose()
 
 
-def _read_events(path: Path) -> list[dict[str, Any]]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    events = []
-    for line in data.splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            break  # A line cut short by a crash ends the readable part.
-    return events
+def _well_formed_end(report: dict[str, Any]) -> bool:
+    task = report.get("exited", report.get("refused"))
+    if not isinstance(task, int) or isinstance(task, bool):
+        return False
+    if "refused" in report:
+        return isinstance(report.get("error"), str)
+    code, signal_name, limit = report.get("code"), report.get("signal"), report.get("limit")
+    return (
+        (code is None or (isinstance(code, int) and not isinstance(code, bool)))
+        and (signal_name is None or isinstance(signal_name, str))
+        and limit in (None, "time", "memory", "output")
+        and (code is None) != (signal_name is None)
+    )
+
+
+async def _send(process: Process, message: dict[str, Any]) -> None:
+    assert process.stdin is not None
+    await process.stdin.send((json.dumps(message) + "\n").encode())
+
+
+def _log_to_stderr(message: str) -> None:
+    print(f"pluginary: {message}", file=sys.stderr, flush=True)
 
 
 def _read_tail(path: Path) -> str:
@@ -239,5 +433,5 @@ def _read_tail(path: Path) -> str:
             size = output.seek(0, os.SEEK_END)
             output.seek(max(0, size - OUTPUT_TAIL_BYTES))
             return output.read().decode("utf-8", errors="replace")
-    except FileNotFoundError:
+    except OSError:
         return ""

@@ -14,12 +14,19 @@ on disk:
 - ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded;
 - ``{"event": "processing", "class": name}`` before it is made to process audio (a crash or
   hang after it is a failure to process, not to load);
-- ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed.
+- ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed;
+- ``{"event": "unloading", "class": name}`` before the plugin is destroyed (a crash after it is
+  the plugin failing to unload);
+- ``{"event": "done"}`` last: a probe that ends without it did not finish, whatever its status.
+
+A write to the result file that fails for a reason of the disk's (full, read-only, I/O error)
+ends the probe with ``RESULT_UNWRITABLE``: that is the scanner's failure, not the plugin's.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import math
 import os
@@ -38,6 +45,13 @@ from pluginary.scanner.checks import (
 
 # Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
 MAX_ENUM_VALUES = 256
+# The probe's exit status when its result could not be written for the disk's reasons (EX_TEMPFAIL).
+RESULT_UNWRITABLE = 75
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+
+
+class ResultUnwritable(Exception):
+    """The result file cannot be written because of the disk (never because of the plugin)."""
 
 
 def probe_bundle(
@@ -56,7 +70,14 @@ def probe_bundle(
     import pedalboard
 
     def emit(event: dict[str, Any]) -> None:
-        os.write(result_fd, (json.dumps(event, allow_nan=False, default=str) + "\n").encode())
+        data = (json.dumps(event, allow_nan=False, default=str) + "\n").encode()
+        try:
+            while data:
+                data = data[os.write(result_fd, data) :]
+        except OSError as error:
+            if error.errno in _DISK_ERRORS:
+                raise ResultUnwritable(str(error)) from error
+            raise  # EBADF and the like: the plugin broke our descriptor.
 
     if class_names is None:
         started = time.perf_counter()
@@ -65,6 +86,7 @@ def probe_bundle(
             class_names = list(plugin_class.get_plugin_names_for_file(bundle))
         except Exception as error:  # Any failure to enumerate is this bundle's outcome.
             emit(_failure(None, error, bundle, started))
+            emit({"event": "done"})
             return
     if skip:
         class_names = [name for name in class_names if name not in skip]
@@ -105,7 +127,9 @@ def probe_bundle(
             facts = check_plugin(plugin, bool(record["is_instrument"]))
             facts["audio_ms"] = _ms(time.perf_counter() - described)
             emit({"event": "checked", "class": name, "facts": facts})
+        emit({"event": "unloading", "class": name})
         del plugin
+    emit({"event": "done"})
 
 
 def check_plugin(plugin: Any, instrument: bool) -> dict[str, Any]:

@@ -127,6 +127,8 @@ EXTRA_FIELDS: dict[str, tuple[str, ...]] = {"ScanParams": (WORK_DONE_TOKEN,)}
 CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "workers": (lambda value: value >= 1, "must be at least 1"),
     "timeoutSeconds": (lambda value: value > 0, "must be greater than 0"),
+    "memoryLimitMib": (lambda value: value > 0, "must be greater than 0"),
+    "outputLimitMib": (lambda value: value > 0, "must be greater than 0"),
 }
 
 
