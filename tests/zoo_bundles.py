@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -100,4 +101,7 @@ def zoo() -> dict[str, Path]:
         pytest.skip("the zoo bundles are Linux shared objects")
     if shutil.which("gcc") is None:
         pytest.fail("gcc is needed to build the zoo bundles")
-    return {name: build_zoo_bundle(name) for name in zoo_names()}
+    # Some forty gcc runs on a cold cache: one per core at a time.
+    names = zoo_names()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return dict(zip(names, pool.map(build_zoo_bundle, names), strict=True))

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,7 +261,8 @@ UNUSED static void behave_daemon(void) {
     prctl(PR_SET_PDEATHSIG, 0);
     if (pipe(ready) != 0)
         return;
-    if (fork() == 0) {
+    pid_t middle = fork();
+    if (middle == 0) {
         close(ready[0]);
         setsid();
         if (fork() == 0)
@@ -269,6 +270,8 @@ UNUSED static void behave_daemon(void) {
         _exit(0);
     }
     await_ready(ready);
+    if (middle > 0)
+        waitpid(middle, NULL, 0); /* as a daemonizer does: only the daemon remains */
 }
 
 UNUSED static void behave_exit0(void) { exit(0); }
@@ -334,11 +337,11 @@ UNUSED static void behave_memory_hog(void) {
 }
 
 UNUSED static void behave_output_flood(void) {
-    /* Without end on purpose, but capped (ZOO_FLOOD_MB per stream, default 1024) so that a host
+    /* Without end on purpose, but capped (ZOO_FLOOD_MB per stream, default 256) so that a host
        which limits nothing cannot fill the disk of the machine running the tests. */
     static char block[65536];
     const char *text = getenv("ZOO_FLOOD_MB");
-    long long cap = (text ? atoll(text) : 1024) << 20, written[2] = {0, 0};
+    long long cap = (text ? atoll(text) : 256) << 20, written[2] = {0, 0};
     bool open[2] = {true, true};
     memset(block, 'z', sizeof block);
     for (int i = 0; i < (int)sizeof block; i += 64)
