@@ -41,7 +41,14 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 
 def params_schema(method: str) -> str:
-    return str(SCHEMA["x-methods"][method]["params"]["$ref"].rsplit("/", 1)[1])
+    """The ``$defs`` name of a method's params object (the first of the forms it may take)."""
+    return str(SCHEMA["x-methods"][method]["params"]["anyOf"][0]["$ref"].rsplit("/", 1)[1])
+
+
+def params_validator(method: str) -> jsonschema.Draft202012Validator:
+    """A validator for a method's params in every form the contract allows (null, by position)."""
+    shape = {"$defs": SCHEMA["$defs"], **SCHEMA["x-methods"][method]["params"]}
+    return jsonschema.Draft202012Validator(shape)
 
 
 def check_message(message: dict[str, Any], methods: dict[Any, str]) -> None:
