@@ -29,7 +29,10 @@ NOTIFICATIONS = {
         for method, entry in SCHEMA["x-notifications"].items()
     },
 }
-SERVER_REQUESTS = {"window/workDoneProgress/create": "WorkDoneProgressCreateParams"}
+SERVER_REQUESTS = {
+    method: entry["params"]["$ref"].rsplit("/", 1)[1]
+    for method, entry in SCHEMA["x-serverRequests"].items()
+}
 # Errors any request may get, whatever its method: the lifecycle's and the envelope's.
 LIFECYCLE_ERRORS = {-32700, -32600, -32601, -32602, -32603, -32002}
 
@@ -57,6 +60,7 @@ def check_message(message: dict[str, Any], methods: dict[Any, str]) -> None:
     method = message.get("method")
     if method is not None and "id" in message:
         assert method in SERVER_REQUESTS, f"unexpected request from the server: {message}"
+        validator("ServerRequestId").validate(message["id"])  # An integer: any client reads it.
         validator(SERVER_REQUESTS[method]).validate(message["params"])
         return
     if method is not None:

@@ -14,11 +14,13 @@ from typing import Any
 import attrs
 import jsonschema
 import pytest
+from lsprotocol import types as lsp
 from lsprotocol.types import WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport
 
 from pluginary.server import wire
 from pluginary.server.app import create_server
 from pluginary.server.errors import ERROR_CODES
+from pluginary.server.progress import CREATE_TIMEOUT
 from pluginary.server.settings import Settings
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "protocol"
@@ -92,6 +94,14 @@ def test_the_schema_takes_every_params_form_the_server_takes_and_no_other(method
             server = False
         # A request without params is read as null: the schema's null stands for both.
         assert check.is_valid(params) == server, f"{method} {json.dumps(params)}: server {server}"
+
+
+def test_the_server_request_ids_and_answer_time_are_the_schemas() -> None:
+    create = SCHEMA["x-serverRequests"][lsp.WINDOW_WORK_DONE_PROGRESS_CREATE]
+    assert create["answerWithinSeconds"] == CREATE_TIMEOUT
+    assert f"{CREATE_TIMEOUT:g} s" in README
+    assert create["id"] == {"$ref": "#/$defs/ServerRequestId"}
+    assert DEFS["ServerRequestId"]["type"] == "integer"
 
 
 def test_every_notification_is_in_the_schema_and_the_readme() -> None:

@@ -15,7 +15,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from lsprotocol.types import WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport
+from lsprotocol.types import (
+    WorkDoneProgressBegin,
+    WorkDoneProgressCreateParams,
+    WorkDoneProgressEnd,
+    WorkDoneProgressReport,
+)
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.progress import Progress
 
@@ -23,6 +29,9 @@ from pluginary.models import ScanProgress
 
 ProgressToken = int | str
 REPORT_INTERVAL = 0.1
+# How long the client has to answer ``window/workDoneProgress/create`` (protocol/README.md):
+# a client that never answers must not hold the scan; it goes on without progress.
+CREATE_TIMEOUT = 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -102,16 +111,37 @@ def percentage(state: ScanProgress) -> int:
     return 100 if state.total <= 0 else min(100, state.done * 100 // state.total)
 
 
-async def open_reporter(server: LanguageServer, token: ProgressToken | None) -> ScanReporter | None:
-    """A reporter on the client's token, or on a new one if the client supports that; else None."""
-    if token is None:
-        window = server.client_capabilities.window
-        if window is None or not window.work_done_progress:
-            return None
-        token = f"pluginary-{uuid.uuid4()}"
-        try:
-            await server.work_done_progress.create_async(token)
-        except Exception as error:
-            logger.warning("the client refused a progress token (%s); scanning without", error)
-            return None
-    return ScanReporter(server.work_done_progress, token)
+async def open_reporter(
+    server: LanguageServer,
+    token: ProgressToken | None,
+    *,
+    create_timeout: float = CREATE_TIMEOUT,
+) -> ScanReporter | None:
+    """A reporter on the client's token, or on a new one if the client supports that; else None.
+
+    A client that refuses to create a token, answers nonsense, or does not answer within
+    ``create_timeout`` seconds gets no progress (logged); the scan goes on.
+    """
+    progress = server.work_done_progress
+    if token is not None:
+        return ScanReporter(progress, token)
+    window = server.client_capabilities.window
+    if window is None or not window.work_done_progress:
+        return None
+    token = f"pluginary-{uuid.uuid4()}"
+    create = server.window_work_done_progress_create_async(WorkDoneProgressCreateParams(token))
+    try:
+        await asyncio.wait_for(create, create_timeout)
+    except TimeoutError:
+        logger.warning(
+            "the client did not answer window/workDoneProgress/create within %g s;"
+            " scanning without progress",
+            create_timeout,
+        )
+        return None
+    except JsonRpcException as error:
+        logger.warning(
+            "the client did not create a progress token (%s); scanning without progress", error
+        )
+        return None
+    return ScanReporter(progress, token)

@@ -1,0 +1,179 @@
+"""Protocol conformance as third-party clients found it wanting (issue 12, item 13), as classes.
+
+The real ``pluginary serve`` over real pipes, driven by the raw client, which answers the
+server's own requests as each test tells it to (or not at all):
+
+- however the client answers ``window/workDoneProgress/create`` (an error, a response without a
+  result, the wrong id, nothing), the scan goes on, without progress if it must, and no
+  response of the client's is ever answered;
+- the server's requests carry integer ids, one counter per connection;
+- a response to nothing the server asked is never answered, and touches none of the client's
+  own requests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultkit import Launch, scan_params
+from ledger import Ledger
+from rawclient import Answer, Sidecar, accept, encode, frame
+
+from pluginary.server.progress import CREATE_TIMEOUT
+
+pytestmark = pytest.mark.failsafe
+
+CREATE = "window/workDoneProgress/create"
+REQUEST_CANCELLED = -32800
+
+
+def raw(**members: Any) -> Answer:
+    """An answer to the server's request of these JSON-RPC members, with its id unless given."""
+
+    def answer(request: dict[str, Any]) -> bytes:
+        return frame(json.dumps({"jsonrpc": "2.0", "id": request["id"], **members}).encode())
+
+    return answer
+
+
+def without_jsonrpc(request: dict[str, Any]) -> bytes:
+    return frame(json.dumps({"id": request["id"], "result": None}).encode())
+
+
+def silence(request: dict[str, Any]) -> None:
+    return None
+
+
+# How a client may answer window/workDoneProgress/create, and whether it gets progress.
+ANSWERS: dict[str, tuple[Answer, bool]] = {
+    "null (polite)": (accept, True),
+    "a response without result or error": (raw(), False),
+    "an error": (raw(error={"code": -32601, "message": "no progress here"}), False),
+    "an error without a message": (raw(error={"code": -32603}), False),
+    "an error that is null": (raw(error=None), False),
+    "an error that is a number": (raw(error=5), False),
+    "both a result and an error": (raw(result=None, error={"code": 1, "message": "m"}), False),
+    "no jsonrpc member": (without_jsonrpc, False),
+    "its id as a string": (lambda r: raw(id=str(r["id"]), result=None)(r), False),
+    "nothing": (silence, False),
+}
+
+
+def server_requests(sidecar: Sidecar) -> list[dict[str, Any]]:
+    return [m for m in sidecar.messages if "method" in m and "id" in m]
+
+
+def answered_only_requests(sidecar: Sidecar) -> None:
+    """Every response the sidecar wrote answers a request the client sent."""
+    stray = [m for m in sidecar.responses() if m.get("id") not in sidecar.methods]
+    assert not stray, f"the sidecar answered what was no request of the client's: {stray}"
+
+
+@pytest.mark.parametrize("how", ANSWERS, ids=list(ANSWERS))
+def test_a_scan_goes_on_however_the_client_answers_window_work_done_progress_create(
+    launch: Launch, tmp_path: Path, ledger: Ledger, how: str
+) -> None:
+    answer, creates = ANSWERS[how]
+    sidecar = launch(answer=answer)
+    sidecar.initialize()
+    (tmp_path / "empty").mkdir()
+    scan = sidecar.request("pluginary/scan", scan_params(tmp_path / "empty"))
+    summary = sidecar.response(scan)
+    assert summary["result"]["discovered"] == 0, summary
+
+    (create,) = server_requests(sidecar)
+    assert create["method"] == CREATE
+    token = create["params"]["token"]
+    kinds = [value["kind"] for value in sidecar.progress(token)]
+    assert (kinds[:1], kinds[-1:]) == ((["begin"], ["end"]) if creates else ([], [])), kinds
+    if not creates:
+        # Said on stderr and to the client, naming the request; never answered.
+        logged = [line for line in sidecar.logs() if "progress" in line]
+        assert any("scanning without progress" in line for line in logged), sidecar.logs()
+        if answer is silence:
+            assert f"within {CREATE_TIMEOUT:g} s" in " ".join(logged)
+    # An answer now comes too late (or twice): it answers nothing, and nothing answers it.
+    sidecar.write(encode({"jsonrpc": "2.0", "id": create["id"], "result": None}))
+    # The next scan asks again, under the next integer id; the sidecar is none the worse.
+    again = sidecar.request("pluginary/scan", scan_params(tmp_path / "empty"))
+    assert "result" in sidecar.response(again)
+    assert [m["id"] for m in server_requests(sidecar)] == [1, 2]
+    assert sidecar.shutdown() == 0
+    answered_only_requests(sidecar)
+    if not creates:
+        ledger.record("wire-progress-create", "the scan went on without progress; nothing answered")
+
+
+def hanging_scan(sidecar: Sidecar, plugins: Path, token: Any = None) -> tuple[Any, Any]:
+    """Start a scan that hangs on its one plugin; once it probes, its request id and token.
+
+    With no ``token`` the client gives none and the server creates one.
+    """
+    params = scan_params(plugins, workers=1, timeoutSeconds=600)  # Cancelled long before.
+    if token is not None:
+        params["workDoneToken"] = token
+    scan = sidecar.request("pluginary/scan", params)
+    if token is None:
+        created = sidecar.wait_for(lambda: server_requests(sidecar), "a progress token's creation")
+        token = created[0]["params"]["token"]
+    sidecar.wait_for(lambda: sidecar.reports(token), "the scan to probe the hanging plugin")
+    return scan, token
+
+
+def kinds(sidecar: Sidecar, token: Any) -> list[str]:
+    return [value["kind"] for value in sidecar.progress(token)]
+
+
+CANCELLED = {"kind": "end", "message": "cancelled; pluginary/resume continues it"}
+
+
+def cancel(sidecar: Sidecar, how: str, scan: Any, token: Any) -> None:
+    if how == "by its token":
+        sidecar.notify("window/workDoneProgress/cancel", {"token": token})
+    else:
+        sidecar.notify("$/cancelRequest", {"id": scan})
+
+
+def test_responses_to_nothing_the_sidecar_asked_are_never_answered_and_change_nothing(
+    launch: Launch, folder: Callable[..., Path], misbehaving_plugins: dict[str, Path]
+) -> None:
+    plugins = folder(extra=(misbehaving_plugins["hang"],), real=False)
+    sidecar = launch()
+    sidecar.initialize()
+    scan, token = hanging_scan(sidecar, plugins, "s")
+    nonsense: list[dict[str, Any]] = [
+        # The id of the client's own running request: no answer to the sidecar's.
+        {"jsonrpc": "2.0", "id": scan, "result": None},
+        {"jsonrpc": "2.0", "id": scan, "error": {"code": 1, "message": "x"}},
+        {"jsonrpc": "2.0", "id": scan},
+        # Ids the sidecar never used, of either type.
+        {"jsonrpc": "2.0", "id": 1, "result": None},
+        {"jsonrpc": "2.0", "id": "1", "result": None},
+        {"jsonrpc": "2.0", "id": 10**6, "error": {"code": -32601, "message": "x"}},
+        {"jsonrpc": "2.0", "id": 10**6},
+        {"jsonrpc": "2.0", "id": 10**6, "result": 1, "error": {"code": 1, "message": "x"}},
+        {"jsonrpc": "2.0", "id": 10**6, "error": "no"},
+        {"id": 10**6, "result": None},
+        # No usable id at all.
+        {"jsonrpc": "2.0", "result": None},
+        {"jsonrpc": "2.0", "error": {"code": 1, "message": "x"}},
+        {"jsonrpc": "2.0", "id": None, "result": None},
+        {"jsonrpc": "2.0", "id": 1.5, "error": {"code": 1, "message": "x"}},
+    ]
+    seen = len(sidecar.messages)
+    sidecar.write(b"".join(encode(m) for m in nonsense))
+    # Answers to what was read are written as it is read: any would come before this one.
+    status = sidecar.request("pluginary/status", msg_id="after the nonsense")
+    assert "result" in sidecar.response(status)
+    answered = [m["id"] for m in sidecar.messages[seen:] if "method" not in m]
+    assert answered == [status], answered
+
+    # The running scan is still the client's to cancel by its request id.
+    assert sidecar.result("pluginary/status")["running"]["pid"] == sidecar.pid
+    cancel(sidecar, "by its request id", scan, token)
+    assert sidecar.response(scan)["error"]["code"] == REQUEST_CANCELLED
+    assert sidecar.shutdown() == 0
