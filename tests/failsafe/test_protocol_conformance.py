@@ -7,6 +7,8 @@ server's own requests as each test tells it to (or not at all):
   result, the wrong id, nothing), the scan goes on, without progress if it must, and no
   response of the client's is ever answered;
 - the server's requests carry integer ids, one counter per connection;
+- a work-done token reports one scan at a time: a request that reuses a running scan's token is
+  refused, and that scan's progress and cancellation stay intact;
 - a response to nothing the server asked is never answered, and touches none of the client's
   own requests.
 """
@@ -28,7 +30,7 @@ from pluginary.server.progress import CREATE_TIMEOUT
 pytestmark = pytest.mark.failsafe
 
 CREATE = "window/workDoneProgress/create"
-REQUEST_CANCELLED = -32800
+REQUEST_CANCELLED, SCAN_IN_PROGRESS = -32800, 1001
 
 
 def raw(**members: Any) -> Answer:
@@ -136,6 +138,65 @@ def cancel(sidecar: Sidecar, how: str, scan: Any, token: Any) -> None:
         sidecar.notify("window/workDoneProgress/cancel", {"token": token})
     else:
         sidecar.notify("$/cancelRequest", {"id": scan})
+
+
+@pytest.mark.parametrize("how", ["by its token", "by its request id"])
+def test_a_running_scans_token_is_refused_to_other_requests_and_stays_the_scans(
+    launch: Launch,
+    folder: Callable[..., Path],
+    misbehaving_plugins: dict[str, Path],
+    ledger: Ledger,
+    how: str,
+) -> None:
+    plugins = folder(extra=(misbehaving_plugins["hang"],), real=False)
+    sidecar = launch()
+    sidecar.initialize()
+    scan, token = hanging_scan(sidecar, plugins, "7")
+
+    reuse = scan_params(plugins, workDoneToken="7")
+    for method, params in [("pluginary/scan", reuse), ("pluginary/resume", {"workDoneToken": "7"})]:
+        refused = sidecar.error(method, params)
+        assert refused.code == SCAN_IN_PROGRESS, refused
+        assert refused.data["field"] == "workDoneToken"
+        assert refused.data["owner"]["pid"] == sidecar.pid
+        assert "'7'" in refused.message
+    # The integer 7 is another token: that scan is refused by the scan lock, as any second scan
+    # is, and reports its refusal on its own token.
+    other = sidecar.error("pluginary/scan", scan_params(plugins, workDoneToken=7))
+    assert other.code == SCAN_IN_PROGRESS and "field" not in other.data
+    assert kinds(sidecar, 7) == ["begin", "end"]
+    assert kinds(sidecar, "7")[:1] == ["begin"] and kinds(sidecar, "7").count("begin") == 1
+    assert "end" not in kinds(sidecar, "7")
+
+    cancel(sidecar, how, scan, token)
+    assert sidecar.response(scan)["error"]["code"] == REQUEST_CANCELLED
+    assert sidecar.progress("7")[-1] == CANCELLED and kinds(sidecar, "7").count("end") == 1
+
+    # Once its scan has ended, a token is free: the resume reports on it, and cancels by it.
+    resume = sidecar.request("pluginary/resume", {"workDoneToken": "7"})
+    sidecar.wait_for(lambda: kinds(sidecar, "7").count("begin") == 2, "the resume to begin")
+    sidecar.notify("window/workDoneProgress/cancel", {"token": "7"})
+    assert sidecar.response(resume)["error"]["code"] == REQUEST_CANCELLED
+    assert kinds(sidecar, "7").count("end") == 2
+    assert sidecar.shutdown() == 0
+    ledger.record("wire-token-reuse", "refused ScanInProgress; the running scan kept its token")
+
+
+def test_the_token_the_server_created_is_refused_to_a_client_request(
+    launch: Launch, folder: Callable[..., Path], misbehaving_plugins: dict[str, Path]
+) -> None:
+    plugins = folder(extra=(misbehaving_plugins["hang"],), real=False)
+    sidecar = launch()
+    sidecar.initialize()
+    scan, token = hanging_scan(sidecar, plugins)
+
+    refused = sidecar.error("pluginary/scan", scan_params(plugins, workDoneToken=token))
+    assert (refused.code, refused.data["field"]) == (SCAN_IN_PROGRESS, "workDoneToken")
+    assert kinds(sidecar, token).count("begin") == 1 and "end" not in kinds(sidecar, token)
+    cancel(sidecar, "by its token", scan, token)
+    assert sidecar.response(scan)["error"]["code"] == REQUEST_CANCELLED
+    assert sidecar.progress(token)[-1] == CANCELLED
+    assert sidecar.shutdown() == 0
 
 
 def test_responses_to_nothing_the_sidecar_asked_are_never_answered_and_change_nothing(

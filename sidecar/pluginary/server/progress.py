@@ -3,6 +3,11 @@
 Reports are throttled to one per ``interval`` (a tenth of a second) so a 5,000-plugin scan does
 not flood the host; a report held back is sent when the interval is up, and the final state is
 always sent before ``end``.
+
+A token reports one scan at a time: it is claimed before its ``begin`` (or before the server asks
+the client to create it) and released at its ``end``. pygls's ``Progress.tokens`` (a cancel future
+per token) is the register of tokens in use, so ``window/workDoneProgress/cancel`` always reaches
+the scan that holds the token.
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ REPORT_INTERVAL = 0.1
 CREATE_TIMEOUT = 5.0
 
 logger = logging.getLogger(__name__)
+
+
+class TokenInUse(Exception):
+    """The token reports a scan that has not ended: it cannot report another."""
+
+    def __init__(self, token: ProgressToken) -> None:
+        super().__init__(f"workDoneToken {token!r} reports a scan that is still running")
+        self.token = token
 
 
 class ScanReporter:
@@ -119,29 +132,48 @@ async def open_reporter(
 ) -> ScanReporter | None:
     """A reporter on the client's token, or on a new one if the client supports that; else None.
 
-    A client that refuses to create a token, answers nonsense, or does not answer within
-    ``create_timeout`` seconds gets no progress (logged); the scan goes on.
+    Raises TokenInUse when the client's token reports a scan that has not ended. A client that
+    refuses to create a token, answers nonsense, or does not answer within ``create_timeout``
+    seconds gets no progress (logged); the scan goes on.
     """
     progress = server.work_done_progress
     if token is not None:
+        claim(progress, token)
         return ScanReporter(progress, token)
     window = server.client_capabilities.window
     if window is None or not window.work_done_progress:
         return None
     token = f"pluginary-{uuid.uuid4()}"
+    # Claimed while the client is asked: a client that reuses it at once cannot take it over.
+    claim(progress, token)
     create = server.window_work_done_progress_create_async(WorkDoneProgressCreateParams(token))
     try:
         await asyncio.wait_for(create, create_timeout)
-    except TimeoutError:
-        logger.warning(
-            "the client did not answer window/workDoneProgress/create within %g s;"
-            " scanning without progress",
-            create_timeout,
-        )
-        return None
-    except JsonRpcException as error:
-        logger.warning(
-            "the client did not create a progress token (%s); scanning without progress", error
-        )
-        return None
+    except BaseException as error:
+        progress.tokens.pop(token, None)
+        if isinstance(error, TimeoutError):
+            logger.warning(
+                "the client did not answer window/workDoneProgress/create within %g s;"
+                " scanning without progress",
+                create_timeout,
+            )
+            return None
+        if isinstance(error, JsonRpcException):
+            logger.warning(
+                "the client did not create a progress token (%s); scanning without progress",
+                error,
+            )
+            return None
+        raise
     return ScanReporter(progress, token)
+
+
+def claim(progress: Progress, token: ProgressToken) -> None:
+    """Take ``token`` for one scan, or raise TokenInUse; its ``end`` gives it back.
+
+    Tokens are told apart by JSON type too: ``1`` and ``"1"`` are two tokens (the wire refuses
+    booleans and fractions, which Python would take for ``1``).
+    """
+    if token in progress.tokens:
+        raise TokenInUse(token)
+    progress.tokens[token] = Future()
