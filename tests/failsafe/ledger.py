@@ -51,6 +51,7 @@ FAULTS: dict[str, str] = {
     "wire-flood": "1,000 concurrent queries during a scan",
     "wire-progress-create": "window/workDoneProgress/create refused, unanswered or answered amiss",
     "wire-token-reuse": "A second scan or resume on a running scan's workDoneToken",
+    "wire-lsp-methods": "LSP methods the sidecar does not implement, with any params",
     "fts-text": "Free text a user can type, into FTS5",
     "property-params": "Hypothesis: random params for every method, live server",
     "soak-kill": "Soak: the sidecar SIGKILLed at a random point of a scan or resume",

@@ -9,28 +9,29 @@ server's own requests as each test tells it to (or not at all):
 - the server's requests carry integer ids, one counter per connection;
 - a work-done token reports one scan at a time: a request that reuses a running scan's token is
   refused, and that scan's progress and cancellation stay intact;
-- a response to nothing the server asked is never answered, and touches none of the client's
-  own requests.
+- every LSP method the server does not implement is MethodNotFound whatever its params (a
+  notification is ignored).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from faultkit import Launch, scan_params
 from ledger import Ledger
-from rawclient import Answer, Sidecar, accept, encode, frame
+from lsprotocol import types
+from rawclient import Answer, Sidecar, accept, encode, frame, sidecars
 
 from pluginary.server.progress import CREATE_TIMEOUT
 
 pytestmark = pytest.mark.failsafe
 
 CREATE = "window/workDoneProgress/create"
-REQUEST_CANCELLED, SCAN_IN_PROGRESS = -32800, 1001
+METHOD_NOT_FOUND, REQUEST_CANCELLED, SCAN_IN_PROGRESS = -32601, -32800, 1001
 
 
 def raw(**members: Any) -> Answer:
@@ -238,3 +239,77 @@ def test_responses_to_nothing_the_sidecar_asked_are_never_answered_and_change_no
     cancel(sidecar, "by its request id", scan, token)
     assert sidecar.response(scan)["error"]["code"] == REQUEST_CANCELLED
     assert sidecar.shutdown() == 0
+
+
+# The LSP methods the sidecar implements (protocol/README.md, "Lifecycle" and "Notifications").
+IMPLEMENTED = {
+    types.INITIALIZE,
+    types.INITIALIZED,
+    types.SHUTDOWN,
+    types.EXIT,
+    types.CANCEL_REQUEST,
+    types.SET_TRACE,
+    types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
+}
+LSP = {
+    method: "id" in {f.name for f in message.__attrs_attrs__}
+    for method, (message, *_) in types.METHOD_TO_TYPES.items()
+    if method not in IMPLEMENTED
+}
+REQUESTS = sorted(method for method, request in LSP.items() if request)
+NOTIFICATIONS = sorted(method for method, request in LSP.items() if not request)
+# Params of every shape, and params that would be valid for the method if the sidecar had it.
+PARAMS: list[Any] = [{}, None, [1], "x", {"textDocument": 5}, {"command": "pluginary.scan"}]
+VALID: dict[str, Any] = {
+    types.TEXT_DOCUMENT_HOVER: {
+        "textDocument": {"uri": "file:///x.txt"},
+        "position": {"line": 0, "character": 0},
+    },
+    types.WORKSPACE_EXECUTE_COMMAND: {"command": "pluginary.scan", "arguments": []},
+    types.TEXT_DOCUMENT_DID_OPEN: {
+        "textDocument": {"uri": "file:///x.txt", "languageId": "x", "version": 1, "text": "x"}
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
+    """One initialized sidecar for the module's method checks."""
+    root = tmp_path_factory.mktemp("conformance")
+    with sidecars(root / "cache", root / "logs") as start:
+        running = start()
+        running.initialize()
+        yield running
+        assert running.shutdown() == 0
+
+
+def test_requests_for_lsp_methods_the_sidecar_lacks_are_method_not_found_whatever_the_params(
+    plain: Sidecar, ledger: Ledger
+) -> None:
+    assert {"textDocument/hover", "workspace/executeCommand", "completionItem/resolve"} <= set(
+        REQUESTS
+    )
+    sent = {}
+    for method in REQUESTS:
+        for index, params in enumerate([*PARAMS, VALID.get(method, {})]):
+            sent[plain.request(method, params, msg_id=f"{method} {index}")] = method
+    for msg_id, method in sent.items():
+        error = plain.response(msg_id).get("error", {})
+        assert error.get("code") == METHOD_NOT_FOUND, (method, error)
+    ledger.record("wire-lsp-methods", "MethodNotFound for every request; notifications ignored")
+
+
+def test_notifications_of_lsp_methods_the_sidecar_lacks_are_ignored(plain: Sidecar) -> None:
+    assert {"textDocument/didOpen", "workspace/didChangeWorkspaceFolders"} <= set(NOTIFICATIONS)
+    asked, seen = set(plain.methods), len(plain.messages)
+    for method in NOTIFICATIONS:
+        for params in [*PARAMS, VALID.get(method, {})]:
+            plain.notify(method, params)
+    status = plain.request("pluginary/status", msg_id="after the notifications")
+    assert "result" in plain.response(status)
+    later = plain.messages[seen:]
+    answered = [m for m in later if "method" not in m and m.get("id") not in asked]
+    assert [m["id"] for m in answered] == [status], answered
+    # Not errors either: nothing of them reaches the client's log.
+    logged = [m["params"] for m in later if m.get("method") == "window/logMessage"]
+    assert not logged, logged

@@ -30,7 +30,12 @@ from pygls.exceptions import (
     JsonRpcServerNotInitialized,
 )
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol, lsp_method
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    LanguageServerProtocol,
+    lsp_method,
+)
 from pygls.protocol.json_rpc import MsgId, RPCMessage, RPCRequest
 
 from pluginary import __version__
@@ -53,6 +58,22 @@ scanner_logger = logging.getLogger("pluginary.scanner")
 
 CATALOG_CHANGED = "pluginary/catalogChanged"
 
+# The LSP methods this server implements besides its own ``pluginary/*``: the lifecycle, the
+# base protocol's notifications, and cancelling a scan's progress. pygls also has built-in
+# handlers for text and notebook documents, workspace folders and commands; this server offers
+# none of them, so those methods are MethodNotFound like any other it does not have.
+LSP_METHODS = frozenset(
+    {
+        types.INITIALIZE,
+        types.INITIALIZED,
+        types.SHUTDOWN,
+        types.EXIT,
+        types.CANCEL_REQUEST,
+        types.SET_TRACE,
+        types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
+    }
+)
+
 
 class PluginaryProtocol(LanguageServerProtocol):
     """pygls's LSP protocol plus what pygls leaves out: the not-initialized rule, capabilities."""
@@ -66,6 +87,14 @@ class PluginaryProtocol(LanguageServerProtocol):
         # (pygls keeps both in one map, where the client's id 3 and the server's id 3 collide).
         self._server_requests: dict[int, Future[Any]] = {}
         self._request_ids = itertools.count(1)
+        # pygls's built-in handlers, but only for the LSP methods this server implements.
+        builtins = self.fm.builtin_features
+        for method in set(builtins) - LSP_METHODS:
+            del builtins[method]
+
+    def handles(self, method: str) -> bool:
+        """Whether this server implements ``method`` (else it is MethodNotFound)."""
+        return method in LSP_METHODS or method in self.fm.features
 
     def receive(self, frame: bytes | DamagedFrame) -> None:
         """One frame from the host: parse it, check its envelope, and hand it on.
@@ -174,7 +203,16 @@ class PluginaryProtocol(LanguageServerProtocol):
         self._send_data({**response, "error": {"code": error.code, "message": error.message}})
 
     def structure_message(self, data: dict[str, Any]) -> Any:
-        """pygls's decoding; a request whose params do not fit gets InvalidParams, not silence."""
+        """pygls's decoding; a request whose params do not fit gets InvalidParams, not silence.
+
+        The params of a method this server does not implement are not decoded: pygls would read
+        an LSP method's params by its type and answer InvalidParams for a method that is not
+        here. Such a request is MethodNotFound whatever its params; a notification is ignored.
+        """
+        method = data.get("method")
+        if isinstance(method, str) and not self.handles(method):
+            generic = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
+            return self._converter.structure(data, generic)
         try:
             return super().structure_message(data)
         except JsonRpcException as error:
