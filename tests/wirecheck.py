@@ -29,7 +29,10 @@ NOTIFICATIONS = {
         for method, entry in SCHEMA["x-notifications"].items()
     },
 }
-SERVER_REQUESTS = {"window/workDoneProgress/create": "WorkDoneProgressCreateParams"}
+SERVER_REQUESTS = {
+    method: entry["params"]["$ref"].rsplit("/", 1)[1]
+    for method, entry in SCHEMA["x-serverRequests"].items()
+}
 # Errors any request may get, whatever its method: the lifecycle's and the envelope's.
 LIFECYCLE_ERRORS = {-32700, -32600, -32601, -32602, -32603, -32002}
 
@@ -41,7 +44,14 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 
 def params_schema(method: str) -> str:
-    return str(SCHEMA["x-methods"][method]["params"]["$ref"].rsplit("/", 1)[1])
+    """The ``$defs`` name of a method's params object (the first of the forms it may take)."""
+    return str(SCHEMA["x-methods"][method]["params"]["anyOf"][0]["$ref"].rsplit("/", 1)[1])
+
+
+def params_validator(method: str) -> jsonschema.Draft202012Validator:
+    """A validator for a method's params in every form the contract allows (null, by position)."""
+    shape = {"$defs": SCHEMA["$defs"], **SCHEMA["x-methods"][method]["params"]}
+    return jsonschema.Draft202012Validator(shape)
 
 
 def check_message(message: dict[str, Any], methods: dict[Any, str]) -> None:
@@ -50,6 +60,7 @@ def check_message(message: dict[str, Any], methods: dict[Any, str]) -> None:
     method = message.get("method")
     if method is not None and "id" in message:
         assert method in SERVER_REQUESTS, f"unexpected request from the server: {message}"
+        validator("ServerRequestId").validate(message["id"])  # An integer: any client reads it.
         validator(SERVER_REQUESTS[method]).validate(message["params"])
         return
     if method is not None:

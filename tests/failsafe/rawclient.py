@@ -4,7 +4,7 @@ The failsafe tests need what a polite client library will not do: send broken fr
 requests, kill the sidecar or its host with real signals, and read every byte the sidecar writes.
 A reader thread parses the sidecar's stdout strictly (a byte that is not part of a well-formed
 frame is recorded and fails :meth:`Sidecar.check`) and answers the server's own requests
-(``window/workDoneProgress/create``) with ``null``.
+(``window/workDoneProgress/create``) with ``null``, unless the test gives its own ``answer``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ T = TypeVar("T")
 DEADLINE = 120.0  # A safety net against a hung test, never a timing assertion.
 POLL = 0.01
 MISSING: Any = object()
+# How the client answers a request of the server's: the bytes to write, or None for silence.
+Answer = Callable[[dict[str, Any]], bytes | None]
 
 
 class RpcError(Exception):
@@ -54,6 +56,11 @@ def encode(message: dict[str, Any]) -> bytes:
     return frame(json.dumps(message).encode())
 
 
+def accept(request: dict[str, Any]) -> bytes:
+    """A polite client's answer to the server's request: ``null``, as LSP's requests want."""
+    return encode({"jsonrpc": "2.0", "id": request["id"], "result": None})
+
+
 class Sidecar:
     """One ``python -m pluginary serve`` on ``cache``, spoken to byte by byte."""
 
@@ -65,8 +72,10 @@ class Sidecar:
         env: dict[str, str] | None = None,
         preexec_fn: Callable[[], None] | None = None,
         command: list[str] | None = None,
+        answer: Answer = accept,
     ) -> None:
         self.cache = cache
+        self.answer = answer
         self.log = log
         # Every process the sidecar starts inherits this entry: the process table finds them all.
         self.marker = f"PLUGINARY_FAILSAFE_SIDECAR={uuid.uuid4().hex}"
@@ -200,8 +209,10 @@ class Sidecar:
         try:
             while (message := _read_frame(stream, self.stray)) is not None:
                 if "method" in message and "id" in message:
-                    # The server's own requests (progress tokens): accepted.
-                    self.write(encode({"jsonrpc": "2.0", "id": message["id"], "result": None}))
+                    # The server's own requests (progress tokens): accepted, unless told.
+                    reply = self.answer(message)
+                    if reply is not None:
+                        self.write(reply)
                 with self._arrived:
                     self.messages.append(message)
                     self._arrived.notify_all()

@@ -7,17 +7,21 @@ import json
 import re
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import jsonschema
 import pytest
+from lsprotocol import types as lsp
 from lsprotocol.types import WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport
 
 from pluginary.server import wire
 from pluginary.server.app import create_server
 from pluginary.server.errors import ERROR_CODES
+from pluginary.server.progress import CREATE_TIMEOUT
+from pluginary.server.settings import Settings
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "protocol"
 SCHEMA = json.loads((PROTOCOL / "pluginary.schema.json").read_text())
@@ -51,10 +55,53 @@ def test_every_registered_method_is_in_the_schema_and_the_readme() -> None:
     assert registered == set(wire.METHODS) == set(SCHEMA["x-methods"])
     for method, spec in wire.METHODS.items():
         entry = SCHEMA["x-methods"][method]
-        assert entry["params"] == {"$ref": f"#/$defs/{spec.params}"}
+        assert entry["params"]["anyOf"][0] == {"$ref": f"#/$defs/{spec.params}"}
         assert entry["result"] == {"$ref": f"#/$defs/{spec.result}"}
         assert entry.get("progress", False) == spec.progress
         assert _has_section(method), f"protocol/README.md has no section for {method}"
+
+
+# How the server decodes each method's params: what it accepts, the schema must accept.
+DECODERS: dict[str, Callable[[Any], object]] = {
+    "pluginary/scan": lambda params: wire.scan_params(params, Settings()),
+    "pluginary/resume": wire.resume_params,
+    "pluginary/query": wire.query_params,
+    "pluginary/plugin": wire.plugin_params,
+    "pluginary/status": wire.status_params,
+}
+# The smallest params object each method takes.
+SMALLEST: dict[str, dict[str, Any]] = {"pluginary/plugin": {"id": "vst3.x.00000000"}}
+
+
+def params_forms(method: str) -> list[Any]:
+    """Every form params may come in: none, the object, by position, and what is none of these."""
+    given = SMALLEST.get(method, {})
+    by_position = [[], [None], [given], [given, given], [given, None], [None, given], [None, None]]
+    return [None, given, {}, *by_position, [[]], [[given]], [1], 5, "x", True, 2.5, [{}]]
+
+
+@pytest.mark.parametrize("method", sorted(wire.METHODS))
+def test_the_schema_takes_every_params_form_the_server_takes_and_no_other(method: str) -> None:
+    assert set(DECODERS) == set(wire.METHODS)
+    check = jsonschema.Draft202012Validator(
+        {"$defs": DEFS, **SCHEMA["x-methods"][method]["params"]}
+    )
+    for params in params_forms(method):
+        try:
+            DECODERS[method](params)
+            server = True
+        except wire.InvalidParams:
+            server = False
+        # A request without params is read as null: the schema's null stands for both.
+        assert check.is_valid(params) == server, f"{method} {json.dumps(params)}: server {server}"
+
+
+def test_the_server_request_ids_and_answer_time_are_the_schemas() -> None:
+    create = SCHEMA["x-serverRequests"][lsp.WINDOW_WORK_DONE_PROGRESS_CREATE]
+    assert create["answerWithinSeconds"] == CREATE_TIMEOUT
+    assert f"{CREATE_TIMEOUT:g} s" in README
+    assert create["id"] == {"$ref": "#/$defs/ServerRequestId"}
+    assert DEFS["ServerRequestId"]["type"] == "integer"
 
 
 def test_every_notification_is_in_the_schema_and_the_readme() -> None:

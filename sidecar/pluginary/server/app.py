@@ -7,11 +7,13 @@ Each handler decodes its params (``wire``), makes one domain call, and encodes t
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import sqlite3
 import sys
 from collections.abc import Callable, Generator
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import anyio
@@ -28,8 +30,13 @@ from pygls.exceptions import (
     JsonRpcServerNotInitialized,
 )
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
-from pygls.protocol.json_rpc import RPCMessage, RPCRequest
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    LanguageServerProtocol,
+    lsp_method,
+)
+from pygls.protocol.json_rpc import MsgId, RPCMessage, RPCRequest
 
 from pluginary import __version__
 from pluginary.models import CatalogChange
@@ -51,6 +58,22 @@ scanner_logger = logging.getLogger("pluginary.scanner")
 
 CATALOG_CHANGED = "pluginary/catalogChanged"
 
+# The LSP methods this server implements besides its own ``pluginary/*``: the lifecycle, the
+# base protocol's notifications, and cancelling a scan's progress. pygls also has built-in
+# handlers for text and notebook documents, workspace folders and commands; this server offers
+# none of them, so those methods are MethodNotFound like any other it does not have.
+LSP_METHODS = frozenset(
+    {
+        types.INITIALIZE,
+        types.INITIALIZED,
+        types.SHUTDOWN,
+        types.EXIT,
+        types.CANCEL_REQUEST,
+        types.SET_TRACE,
+        types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
+    }
+)
+
 
 class PluginaryProtocol(LanguageServerProtocol):
     """pygls's LSP protocol plus what pygls leaves out: the not-initialized rule, capabilities."""
@@ -60,6 +83,18 @@ class PluginaryProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initialize_received = False
+        # The server's own requests to the client, apart from the client's requests to it
+        # (pygls keeps both in one map, where the client's id 3 and the server's id 3 collide).
+        self._server_requests: dict[int, Future[Any]] = {}
+        self._request_ids = itertools.count(1)
+        # pygls's built-in handlers, but only for the LSP methods this server implements.
+        builtins = self.fm.builtin_features
+        for method in set(builtins) - LSP_METHODS:
+            del builtins[method]
+
+    def handles(self, method: str) -> bool:
+        """Whether this server implements ``method`` (else it is MethodNotFound)."""
+        return method in LSP_METHODS or method in self.fm.features
 
     def receive(self, frame: bytes | DamagedFrame) -> None:
         """One frame from the host: parse it, check its envelope, and hand it on.
@@ -75,25 +110,91 @@ class PluginaryProtocol(LanguageServerProtocol):
         except (ValueError, RecursionError) as error:
             self._refuse(None, JsonRpcParseError(f"not JSON: {error}"))
             return
-        problem = envelope_problem(data)
-        if problem is not None:
-            envelope = data if isinstance(data, dict) else {}
-            if "result" in envelope or "error" in envelope:
-                logger.warning("ignored a malformed response from the host: %s", problem)
+        if is_response(data):
+            message = self._read_response(data)
+            if message is None:
                 return
+        elif (problem := envelope_problem(data)) is not None:
+            envelope = data if isinstance(data, dict) else {}
             msg_id = envelope.get("id")
             self._refuse(msg_id if usable_id(msg_id) else None, JsonRpcInvalidRequest(problem))
             return
-        try:
-            message = self.structure_message(data)
-        except JsonRpcException:
-            return  # Answered (a request) or logged (a notification) by structure_message.
+        else:
+            try:
+                message = self.structure_message(data)
+            except JsonRpcException:
+                return  # Answered (a request) or logged (a notification) by structure_message.
         try:
             self.handle_message(message)
         except Exception:
             # pygls answers a request's failures itself; anything else is a bug, not a reason to
             # drop the host: log it with its traceback and read on.
             logger.exception("could not handle a message from the host")
+
+    def _read_response(self, data: dict[str, Any]) -> RPCMessage | None:
+        """A response from the host, to hand on; None if malformed. Never answered either way.
+
+        JSON-RPC answers requests only. A well-formed response settles the server's request of
+        its id (see ``_handle_response``). A malformed one is logged, and fails the server's
+        request of that id at once: the server does not guess what the host meant.
+        """
+        problem = response_problem(data) or envelope_problem(data)
+        if problem is None:
+            try:
+                message: RPCMessage = self.structure_message(data)
+            except JsonRpcException:
+                problem = "its error is not a JSON-RPC error object"
+            else:
+                return message
+        logger.warning("ignored a malformed response from the host: %s", problem)
+        future = self._server_requests.get(data["id"]) if usable_id(data.get("id")) else None
+        if future is not None:
+            future.set_exception(JsonRpcException(message=f"a malformed response: {problem}"))
+        return None
+
+    def _handle_response(
+        self, msg_id: MsgId, result: Any | None = None, error: types.ResponseError | None = None
+    ) -> None:
+        """Settle the server's request ``msg_id``; a response to no such request is ignored."""
+        future = self._server_requests.get(msg_id) if isinstance(msg_id, int) else None
+        if future is None:
+            logger.warning(
+                "ignored a response to %r: the sidecar awaits no answer of that id", msg_id
+            )
+        elif error is not None:
+            future.set_exception(JsonRpcException.from_error(error))
+        else:
+            future.set_result(result)
+
+    def send_request(
+        self,
+        method: str,
+        params: Any | None = None,
+        callback: Callable[[Any], None] | None = None,
+        msg_id: MsgId | None = None,
+    ) -> Future[Any]:
+        """Send a request to the client, under the next integer id of this connection.
+
+        pygls's ids are UUID strings, which some clients cannot answer; integers every JSON-RPC
+        client reads. The future is forgotten once it is done (answered, failed or given up), so
+        a late answer is a response to nothing.
+        """
+        if msg_id is not None:
+            raise ValueError("the ids of the server's requests are the protocol's to choose")
+        request_id = next(self._request_ids)
+        request_type = self.get_message_type(method) or JsonRPCRequestMessage
+        request = request_type(id=request_id, method=method, params=params, jsonrpc="2.0")
+        future: Future[Any] = Future()
+        self._server_requests[request_id] = future
+        future.add_done_callback(lambda _: self._server_requests.pop(request_id, None))
+        if callback is not None:
+            future.add_done_callback(
+                lambda done: (
+                    None if done.cancelled() or done.exception() else callback(done.result())
+                )
+            )
+        self._send_data(request)
+        return future
 
     def _refuse(self, msg_id: int | str | None, error: JsonRpcException) -> None:
         logger.warning("refused a message from the host: %s", error.message)
@@ -102,7 +203,16 @@ class PluginaryProtocol(LanguageServerProtocol):
         self._send_data({**response, "error": {"code": error.code, "message": error.message}})
 
     def structure_message(self, data: dict[str, Any]) -> Any:
-        """pygls's decoding; a request whose params do not fit gets InvalidParams, not silence."""
+        """pygls's decoding; a request whose params do not fit gets InvalidParams, not silence.
+
+        The params of a method this server does not implement are not decoded: pygls would read
+        an LSP method's params by its type and answer InvalidParams for a method that is not
+        here. Such a request is MethodNotFound whatever its params; a notification is ignored.
+        """
+        method = data.get("method")
+        if isinstance(method, str) and not self.handles(method):
+            generic = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
+            return self._converter.structure(data, generic)
         try:
             return super().structure_message(data)
         except JsonRpcException as error:
@@ -173,7 +283,34 @@ def _cancelled_id(message: RPCMessage) -> Any:
 
 def usable_id(value: Any) -> bool:
     """Whether a message id is one LSP allows: an integer or a string."""
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    return isinstance(value, str) or _integer(value)
+
+
+def is_response(data: Any) -> bool:
+    """Whether ``data`` is meant as a response: no method, and an id, a result or an error."""
+    return (
+        isinstance(data, dict)
+        and "method" not in data
+        and bool({"id", "result", "error"} & data.keys())
+    )
+
+
+def response_problem(data: dict[str, Any]) -> str | None:
+    """What makes a response no JSON-RPC 2.0 response (its envelope aside), or None."""
+    if "id" not in data:
+        return "a response must have an id"
+    if ("result" in data) == ("error" in data):
+        return "a response must have either a result or an error"
+    error = data.get("error", {"code": 0, "message": ""})
+    if not isinstance(error, dict) or not _integer(error.get("code")):
+        return "a response's error must be an object with an integer code"
+    if not isinstance(error.get("message"), str):
+        return "a response's error must have a string message"
+    return None
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def envelope_problem(data: Any) -> str | None:

@@ -3,6 +3,11 @@
 Reports are throttled to one per ``interval`` (a tenth of a second) so a 5,000-plugin scan does
 not flood the host; a report held back is sent when the interval is up, and the final state is
 always sent before ``end``.
+
+A token reports one scan at a time: it is claimed before its ``begin`` (or before the server asks
+the client to create it) and released at its ``end``. pygls's ``Progress.tokens`` (a cancel future
+per token) is the register of tokens in use, so ``window/workDoneProgress/cancel`` always reaches
+the scan that holds the token.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from lsprotocol.types import WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport
+from lsprotocol.types import (
+    WorkDoneProgressBegin,
+    WorkDoneProgressCreateParams,
+    WorkDoneProgressEnd,
+    WorkDoneProgressReport,
+)
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.progress import Progress
 
@@ -23,8 +34,19 @@ from pluginary.models import ScanProgress
 
 ProgressToken = int | str
 REPORT_INTERVAL = 0.1
+# How long the client has to answer ``window/workDoneProgress/create`` (protocol/README.md):
+# a client that never answers must not hold the scan; it goes on without progress.
+CREATE_TIMEOUT = 5.0
 
 logger = logging.getLogger(__name__)
+
+
+class TokenInUse(Exception):
+    """The token reports a scan that has not ended: it cannot report another."""
+
+    def __init__(self, token: ProgressToken) -> None:
+        super().__init__(f"workDoneToken {token!r} reports a scan that is still running")
+        self.token = token
 
 
 class ScanReporter:
@@ -102,16 +124,56 @@ def percentage(state: ScanProgress) -> int:
     return 100 if state.total <= 0 else min(100, state.done * 100 // state.total)
 
 
-async def open_reporter(server: LanguageServer, token: ProgressToken | None) -> ScanReporter | None:
-    """A reporter on the client's token, or on a new one if the client supports that; else None."""
-    if token is None:
-        window = server.client_capabilities.window
-        if window is None or not window.work_done_progress:
+async def open_reporter(
+    server: LanguageServer,
+    token: ProgressToken | None,
+    *,
+    create_timeout: float = CREATE_TIMEOUT,
+) -> ScanReporter | None:
+    """A reporter on the client's token, or on a new one if the client supports that; else None.
+
+    Raises TokenInUse when the client's token reports a scan that has not ended. A client that
+    refuses to create a token, answers nonsense, or does not answer within ``create_timeout``
+    seconds gets no progress (logged); the scan goes on.
+    """
+    progress = server.work_done_progress
+    if token is not None:
+        claim(progress, token)
+        return ScanReporter(progress, token)
+    window = server.client_capabilities.window
+    if window is None or not window.work_done_progress:
+        return None
+    token = f"pluginary-{uuid.uuid4()}"
+    # Claimed while the client is asked: a client that reuses it at once cannot take it over.
+    claim(progress, token)
+    create = server.window_work_done_progress_create_async(WorkDoneProgressCreateParams(token))
+    try:
+        await asyncio.wait_for(create, create_timeout)
+    except BaseException as error:
+        progress.tokens.pop(token, None)
+        if isinstance(error, TimeoutError):
+            logger.warning(
+                "the client did not answer window/workDoneProgress/create within %g s;"
+                " scanning without progress",
+                create_timeout,
+            )
             return None
-        token = f"pluginary-{uuid.uuid4()}"
-        try:
-            await server.work_done_progress.create_async(token)
-        except Exception as error:
-            logger.warning("the client refused a progress token (%s); scanning without", error)
+        if isinstance(error, JsonRpcException):
+            logger.warning(
+                "the client did not create a progress token (%s); scanning without progress",
+                error,
+            )
             return None
-    return ScanReporter(server.work_done_progress, token)
+        raise
+    return ScanReporter(progress, token)
+
+
+def claim(progress: Progress, token: ProgressToken) -> None:
+    """Take ``token`` for one scan, or raise TokenInUse; its ``end`` gives it back.
+
+    Tokens are told apart by JSON type too: ``1`` and ``"1"`` are two tokens (the wire refuses
+    booleans and fractions, which Python would take for ``1``).
+    """
+    if token in progress.tokens:
+        raise TokenInUse(token)
+    progress.tokens[token] = Future()

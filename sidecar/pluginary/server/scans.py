@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,7 +33,8 @@ from pluginary.models import (
 )
 from pluginary.paths import CachePaths
 from pluginary.server.errors import describe
-from pluginary.server.progress import ProgressToken, ScanReporter, open_reporter
+from pluginary.server.progress import ProgressToken, ScanReporter, TokenInUse, open_reporter
+from pluginary.server.wire import WORK_DONE_TOKEN
 
 if TYPE_CHECKING:
     from pluginary.scanner.engine import ProgressCallback, Scanner
@@ -127,7 +130,12 @@ class ScanRunner:
         self, work: Work, token: ProgressToken | None, what: str, first: str
     ) -> ScanSummary:
         await self.settled()  # A pending commit goes first: it holds the scan lock.
-        reporter = await open_reporter(self._server, token)
+        try:
+            reporter = await open_reporter(self._server, token)
+        except TokenInUse as error:
+            # Its progress and cancellation stay with the scan that holds it; this request gets
+            # what any second scan gets while one runs.
+            raise await self._refusal(error) from None
         job = self._start(work, reporter, f"Pluginary {what}", first)
         try:
             await job.done.wait()
@@ -143,6 +151,22 @@ class ScanRunner:
         if job.error is not None:
             raise job.error
         raise JsonRpcRequestCancelled(f"the {what} was cancelled; pluginary/resume continues it")
+
+    async def _refusal(self, error: TokenInUse) -> ScanInProgress:
+        """ScanInProgress for a request whose token reports a running scan, naming its owner."""
+        from pluginary.scanner.lock import lock_holder
+
+        owner = await anyio.to_thread.run_sync(lock_holder, self.paths.scan_lock)
+        if owner is None:
+            # The token's scan has not taken the lock yet (or has just let it go): it is this
+            # sidecar's.
+            owner = {"pid": os.getpid(), "host": socket.gethostname()}
+        return ScanInProgress(
+            f"{error}: a scan is already running (pid {owner.get('pid', '?')}"
+            f" on {owner.get('host', '?')}, scan {owner.get('scanId', '?')})",
+            owner=owner,
+            field=WORK_DONE_TOKEN,
+        )
 
     def _start(
         self, work: Work, reporter: ScanReporter | None, title: str = "", first: str = ""
