@@ -32,7 +32,7 @@ from pluginary.catalog.store import (
     latest_records,
     open_catalog,
 )
-from pluginary.errors import NothingToResume, StorageError
+from pluginary.errors import NothingToResume, StorageError, plain_errors
 from pluginary.faults import fault_point
 from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
 from pluginary.paths import CachePaths
@@ -139,7 +139,7 @@ class Scanner:
             return None
         try:
             return journal.current()
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             return None  # Not created yet, or damaged: the next scan deals with it.
         finally:
             journal.close()
@@ -252,7 +252,8 @@ class Scanner:
         self.running_scan_id = scan_id
         try:
             if plan.state == "probing":
-                await self._probe_all(journal, plan, progress)
+                with plain_errors():  # A task group's StorageError leaves as itself.
+                    await self._probe_all(journal, plan, progress)
                 await self._in_thread(journal.mark_settled, scan_id)
             return await self._commit(journal, scan_id, started)
         finally:
