@@ -448,26 +448,31 @@ def ignore() -> None:
 @click.option("--class", "class_name", help="Ignore only this plugin class of the bundle.")
 def ignore_add(pattern: str, class_name: str | None) -> None:
     """Add a bundle path or glob (e.g. '**/Crashy*.vst3') to the ignore list."""
+    from pluginary.errors import StorageError
     from pluginary.scanner.ignorelist import IgnoreListError, add_ignore_entry
 
-    path = cache_paths().ensure().ignore_list
+    path = cache_paths().ignore_list  # Created with its folder by add_ignore_entry.
     try:
         add_ignore_entry(path, pattern, class_name)
     except IgnoreListError as error:
         raise click.BadParameter(str(error), param_hint="PATTERN") from error
+    except StorageError as error:
+        stderr.print(f"[red]error:[/red] {error}")
+        sys.exit(1)
     stderr.print(f"Added to {path}")
 
 
 @ignore.command(name="list")
 def ignore_list() -> None:
     """Print the ignore list's file name and its entries."""
+    from pluginary.errors import StorageError
     from pluginary.scanner.ignorelist import IgnoreListError, load_ignore_list
 
     path = cache_paths().ignore_list
     stderr.print(f"{path}")
     try:
         entries = load_ignore_list(path).entries
-    except IgnoreListError as error:
+    except (IgnoreListError, StorageError) as error:
         stderr.print(f"[red]error:[/red] {error}")
         sys.exit(1)
     for entry in entries:

@@ -1,8 +1,10 @@
-"""SQLite connections as Pluginary uses them, and moving a damaged database aside."""
+"""SQLite connections as Pluginary uses them, storage failures as StorageError, and moving a
+damaged database aside."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import time
@@ -12,10 +14,60 @@ from pathlib import Path
 from pluginary.errors import StorageError
 
 # SQLite's primary result codes that matter here.
+SQLITE_PERM = 3
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
 SQLITE_READONLY = 8
+SQLITE_IOERR = 10
 SQLITE_CORRUPT = 11
+SQLITE_FULL = 13
 SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
+
+# What the storage itself answers when it fails (a full disk, a read-only or failing
+# filesystem, a file we may not or cannot open, a lock held too long, damage): not bugs.
+STORAGE_CODES = frozenset(
+    {
+        SQLITE_PERM,
+        SQLITE_BUSY,
+        SQLITE_LOCKED,
+        SQLITE_READONLY,
+        SQLITE_IOERR,
+        SQLITE_CORRUPT,
+        SQLITE_FULL,
+        SQLITE_CANTOPEN,
+        SQLITE_NOTADB,
+    }
+)
+# The same from the OS, for the files SQLite does not handle (the lock, the ignore list).
+STORAGE_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EIO,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.ENXIO,
+    }
+)
+# In a folder we may not write, or on a full disk, a reader cannot make or grow the ``-shm``
+# file a WAL database is read through; these are what SQLite then answers.
+_NO_SHM = frozenset({SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_FULL})
+
+
+class ImmutableConnection(sqlite3.Connection):
+    """A read-only connection that reads the database file alone (``immutable=1``).
+
+    Only made when there is no write-ahead log to miss; it does not notice a writer that starts
+    later, so a holder keeps watching the ``-wal`` file (see ``wal_state``).
+    """
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -38,40 +90,71 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection; in a folder we cannot write, one that needs no lock files.
+    """A read-only connection; where we cannot write, one that needs no lock files.
 
     Reading a WAL database needs its ``-shm`` file, which a read-only folder will not let SQLite
-    create. With no ``-wal`` file there is nothing uncheckpointed to miss, so the file can be
-    opened as immutable instead.
+    create and a full disk will not let it grow. With no write-ahead log, or an empty one, there
+    is nothing uncheckpointed to miss, so the file can be opened as immutable instead: reads
+    then work on a read-only filesystem and on a full disk alike.
     """
     uri = path.as_uri()
     db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
     try:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as error:
-        if _code(error) not in (SQLITE_READONLY, SQLITE_CANTOPEN) or Path(f"{path}-wal").exists():
-            db.close()
-            raise
         db.close()
-        db = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+        if _code(error) not in _NO_SHM or wal_state(path)[1] > 0:
+            raise
+        db = sqlite3.connect(
+            f"{uri}?immutable=1",
+            uri=True,
+            check_same_thread=False,
+            factory=ImmutableConnection,
+        )
     return db
+
+
+def wal_state(path: Path) -> tuple[bool, int, int]:
+    """Whether the database at ``path`` has a ``-wal`` file, its size and its mtime."""
+    try:
+        stat = os.stat(f"{path}-wal")
+    except FileNotFoundError:
+        return False, 0, 0
+    return True, stat.st_size, stat.st_mtime_ns
 
 
 @contextlib.contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (a failed COMMIT included).
+
+    SQLite may already have rolled the transaction back itself (it does on a full disk or an
+    I/O error), and a ROLLBACK can fail on a failing disk: the error that stopped the
+    transaction is the one raised, never the rollback's.
+    """
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback(db)
         raise
-    db.execute("COMMIT")
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
 
 
 def create_schema(db: sqlite3.Connection, schema: str, version: int) -> None:
     """Create a schema and record its version, all or nothing."""
-    db.executescript(f"BEGIN IMMEDIATE; {schema}; PRAGMA user_version = {int(version)}; COMMIT;")
+    try:
+        db.executescript(
+            f"BEGIN IMMEDIATE; {schema}; PRAGMA user_version = {int(version)}; COMMIT;"
+        )
+    except BaseException:
+        _rollback(db)
+        raise
 
 
 def open_database(
@@ -114,7 +197,7 @@ def open_database(
         if db is not None:
             db.close()
         if not is_damage(error):
-            raise _unusable(what, path, error) from error
+            raise unusable(what, path, error) from error
         problem = f"the {what} is damaged ({error})"
     if problem is None and db is not None:
         return db, None
@@ -125,7 +208,7 @@ def open_database(
         db = connect(path)
         create_schema(db, schema, version)
     except (sqlite3.DatabaseError, OSError) as error:
-        raise _unusable(what, path, error, problem) from error
+        raise unusable(what, path, error, problem) from error
     return db, f"{problem}; it was moved to {moved.name} and a new one started"
 
 
@@ -138,7 +221,7 @@ def migrate_database(path: Path, version: int, migrations: dict[int, str], *, wh
     try:
         db = connect(path)
     except (sqlite3.DatabaseError, OSError) as error:
-        raise _unusable(what, path, error) from error
+        raise unusable(what, path, error) from error
     try:
         found = db.execute("PRAGMA user_version").fetchone()[0]
         if found == version:
@@ -150,7 +233,7 @@ def migrate_database(path: Path, version: int, migrations: dict[int, str], *, wh
             )
         _migrate(db, version, migrations)
     except sqlite3.DatabaseError as error:
-        raise _unusable(what, path, error) from error
+        raise unusable(what, path, error) from error
     finally:
         db.close()
 
@@ -216,13 +299,76 @@ def is_damage(error: BaseException) -> bool:
     return _code(error) in (SQLITE_CORRUPT, SQLITE_NOTADB)
 
 
-def _unusable(
-    what: str, path: Path, error: BaseException, problem: str | None = None
+def is_storage_failure(error: BaseException) -> bool:
+    """Whether ``error`` is the storage failing (full, read-only, I/O, unopenable, damaged),
+    as opposed to a bug in how it is used (a missing table, a constraint, a closed connection)."""
+    if isinstance(error, sqlite3.Error):
+        return _code(error) in STORAGE_CODES
+    return isinstance(error, OSError) and error.errno in STORAGE_ERRNOS
+
+
+def unusable(
+    what: str, path: Path | str, error: BaseException, problem: str | None = None
 ) -> StorageError:
-    """The error for a database we can neither use nor repair: what, where and why."""
+    """The error for a file of the cache we cannot use: what, why in the OS's or SQLite's
+    words, and where (``data.path``)."""
     reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    if isinstance(error, sqlite3.Error):
+        reason = with_os_words(reason, Path(path), error)
     subject = f"{problem}, and it" if problem else f"the {what}"
     return StorageError(f"{subject} cannot be used: {reason} ({path})", path=str(path))
+
+
+def with_os_words(reason: str, path: Path, error: sqlite3.Error) -> str:
+    """SQLite's reason, and the OS's words for what lies behind it when the OS can tell.
+
+    SQLite says "disk I/O error" when a full disk stops it growing a lock file or a folder
+    stands where the file should be, and "readonly database" on a read-only filesystem.
+    """
+    if _code(error) == SQLITE_FULL:
+        return reason
+    found = os.strerror(errno.EISDIR) if path.is_dir() else _filesystem_state(path.parent)
+    return reason if found is None else f"{reason} ({found})"
+
+
+def _filesystem_state(folder: Path) -> str | None:
+    """The OS's words for a filesystem that is read-only or has no space left, else None."""
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return None
+    if found.f_flag & os.ST_RDONLY:
+        return os.strerror(errno.EROFS)
+    if (found.f_bavail == 0 and os.geteuid() != 0) or found.f_bfree == 0:
+        return os.strerror(errno.ENOSPC)
+    return None
+
+
+@contextlib.contextmanager
+def storage_errors(what: str, path: Path | str | sqlite3.Connection) -> Iterator[None]:
+    """Turn the storage failing inside the block into StorageError naming the file.
+
+    ``path`` may be the connection itself: its main database file is then named. Bugs (any
+    other exception) pass through unchanged.
+    """
+    try:
+        yield
+    except (sqlite3.Error, OSError) as error:
+        if not is_storage_failure(error):
+            raise
+        where = database_file(path) if isinstance(path, sqlite3.Connection) else path
+        raise unusable(what, where, error) from error
+
+
+def database_file(db: sqlite3.Connection) -> str:
+    """The file a connection's main database lives in ("" for an in-memory one)."""
+    try:
+        for _, name, file in db.execute("PRAGMA database_list"):
+            if name == "main":
+                return str(file)
+    except sqlite3.Error:
+        pass
+    return ""
 
 
 def quarantine(path: Path) -> Path:

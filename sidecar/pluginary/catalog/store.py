@@ -14,7 +14,7 @@ from typing import Any
 from pluginary.faults import fault_point
 from pluginary.ids import plugin_id
 from pluginary.models import CatalogChange
-from pluginary.storage import migrate_database, open_database, transaction
+from pluginary.storage import migrate_database, open_database, storage_errors, transaction
 
 SCHEMA_VERSION = 2
 # Severity order: a bundle's outcome is the worst of its plugins' statuses.
@@ -81,12 +81,14 @@ class CommitBundle:
 
 def bundle_states(db: sqlite3.Connection) -> dict[str, BundleState]:
     """What the catalogue remembers of every bundle, keyed by real path."""
-    rows = db.execute("SELECT real_path, path, fingerprint, outcome, checked FROM bundles")
-    return {row[0]: BundleState(row[1], row[2], row[3], bool(row[4])) for row in rows}
+    with storage_errors("catalogue", db):
+        rows = db.execute("SELECT real_path, path, fingerprint, outcome, checked FROM bundles")
+        return {row[0]: BundleState(row[1], row[2], row[3], bool(row[4])) for row in rows}
 
 
 def committed_scan_id(db: sqlite3.Connection) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE key = 'committed_scan'").fetchone()
+    with storage_errors("catalogue", db):
+        row = db.execute("SELECT value FROM meta WHERE key = 'committed_scan'").fetchone()
     return None if row is None else str(row[0])
 
 
@@ -108,8 +110,20 @@ def commit_scan(
     in, so it can count what went by.
 
     Idempotent per scan id: committing the same scan twice changes nothing the second time, so a
-    crash between this commit and the journal's retirement is harmless.
+    crash between this commit and the journal's retirement is harmless. The storage failing (a
+    full disk, a read-only filesystem) rolls the transaction back and raises StorageError.
     """
+    with storage_errors("catalogue", db):
+        return _commit_scan(db, scan_id, bundles, removed, summary)
+
+
+def _commit_scan(
+    db: sqlite3.Connection,
+    scan_id: str,
+    bundles: Iterable[CommitBundle],
+    removed: Sequence[str],
+    summary: Callable[[], dict[str, Any]],
+) -> CatalogChange:
     fault_point("commit:before")
     added: list[str] = []
     updated: list[str] = []

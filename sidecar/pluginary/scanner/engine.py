@@ -32,7 +32,7 @@ from pluginary.catalog.store import (
     latest_records,
     open_catalog,
 )
-from pluginary.errors import NothingToResume, PluginaryError, StorageError
+from pluginary.errors import NothingToResume, StorageError, plain_errors
 from pluginary.faults import fault_point
 from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
 from pluginary.paths import CachePaths
@@ -137,7 +137,7 @@ class Scanner:
             return None
         try:
             return journal.current()
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             return None  # Not created yet, or damaged: the next scan deals with it.
         finally:
             journal.close()
@@ -250,7 +250,8 @@ class Scanner:
         self.running_scan_id = scan_id
         try:
             if plan.state == "probing":
-                await self._probe_all(journal, plan, progress)
+                with plain_errors():  # A task group's StorageError leaves as itself.
+                    await self._probe_all(journal, plan, progress)
                 await self._in_thread(journal.mark_settled, scan_id)
             return await self._commit(journal, scan_id, started)
         finally:
@@ -344,9 +345,6 @@ class Scanner:
             async with anyio.create_task_group() as group:
                 for _ in range(min(workers, len(tasks))):
                     group.start_soon(worker)
-        except BaseExceptionGroup as failures:
-            # A worker's own failure (our disk, say) is the scan's answer as it is, not wrapped.
-            raise _first_failure(failures) from None
         finally:
             # Stopped on purpose (cancelled): what was in flight goes back to pending.
             if in_flight:
@@ -416,19 +414,6 @@ class Scanner:
         journal.retire(scan_id)
         _release_free_memory()
         return ScanResult(summary=summary(), change=change)
-
-
-def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The exception that stopped a task group: a domain error before anything else."""
-    leaves: list[BaseException] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        failure = pending.pop(0)
-        if isinstance(failure, BaseExceptionGroup):
-            pending[:0] = failure.exceptions
-        else:
-            leaves.append(failure)
-    return next((leaf for leaf in leaves if isinstance(leaf, PluginaryError)), leaves[0])
 
 
 def _settle_and_report(

@@ -18,12 +18,15 @@ spelling of a symlinked bundle works. Matching is case-insensitive only where th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pluginary.storage import storage_errors
 
 TEMPLATE = """\
 # Pluginary ignore list: plugins that must never be loaded.
@@ -114,9 +117,13 @@ def parse_ignore_list(text: str, source: str = "<ignore list>") -> IgnoreList:
 
 
 def load_ignore_list(path: Path) -> IgnoreList:
-    """The ignore list in ``path``; an empty list when the file does not exist."""
+    """The ignore list in ``path``; an empty list when the file does not exist.
+
+    A list that cannot be read (a folder in its place, an I/O error) is StorageError.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with storage_errors("ignore list", path):
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return IgnoreList(())
     except UnicodeDecodeError as error:
@@ -149,15 +156,31 @@ def add_ignore_entry(path: Path, pattern: str, class_name: str | None = None) ->
         raise IgnoreListError(f"cannot add {line!r}: {error}") from error
     if [(entry.pattern, entry.class_name) for entry in parsed] != [(pattern, class_name)]:
         raise IgnoreListError(f"cannot add {line!r}: it would not read back as one entry")
-    ensure_ignore_list(path)
-    with path.open("ab+") as file:
-        file.seek(0, os.SEEK_END)
+    # A full disk, a read-only folder: StorageError naming the list, in the OS's words.
+    with storage_errors("ignore list", path):
+        ensure_ignore_list(path)
+        _append_line(path, line)
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append ``line`` to the file; if the disk fills half-way, the file is put back as it was
+    (half a pattern could ignore the wrong bundles)."""
+    with path.open("rb+", buffering=0) as file:
+        end = file.seek(0, os.SEEK_END)
         prefix = b""
-        if file.tell() > 0:
+        if end > 0:
             file.seek(-1, os.SEEK_END)
             if file.read(1) != b"\n":
                 prefix = b"\n"
-        file.write(prefix + line.encode("utf-8") + b"\n")
+        data = prefix + line.encode("utf-8") + b"\n"
+        written = 0
+        try:
+            while written < len(data):
+                written += file.write(data[written:]) or 0
+        except OSError:
+            with contextlib.suppress(OSError):
+                file.truncate(end)
+            raise
 
 
 def _matches(pattern: str, candidate: str) -> bool:

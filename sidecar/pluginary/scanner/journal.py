@@ -16,16 +16,20 @@ probe running, so that only the culprit is blamed, never its neighbours.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from pluginary.storage import open_database, transaction
+from pluginary.storage import open_database, storage_errors, transaction
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2
 MAX_INTERRUPTIONS = 2
@@ -75,6 +79,20 @@ CREATE TABLE results (
 MIGRATIONS = {1: "ALTER TABLE tasks ADD COLUMN alone INTEGER NOT NULL DEFAULT 0;"}
 
 SETTLED_STATES = ("ok", "failed", "timeout", "crashed")
+
+
+def _journaled(
+    method: Callable[Concatenate[Journal, P], T],
+) -> Callable[Concatenate[Journal, P], T]:
+    """The journal's storage failing inside ``method`` (a full disk, a read-only or failing
+    filesystem) is StorageError naming the journal; a failed write has rolled back whole."""
+
+    def wrapper(self: Journal, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with storage_errors("journal", self.path):
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -165,6 +183,7 @@ class Journal:
 
     # -- planning -------------------------------------------------------------------------
 
+    @_journaled
     def current(self) -> ScanPlan | None:
         """The scan this journal holds (interrupted, or settled but not committed), if any."""
         row = self.db.execute(
@@ -186,6 +205,7 @@ class Journal:
             probe_ms=row[9],
         )
 
+    @_journaled
     def begin(
         self,
         scan_id: str,
@@ -266,6 +286,7 @@ class Journal:
 
     # -- probing --------------------------------------------------------------------------
 
+    @_journaled
     def recover(self, scan_id: str) -> list[Task]:
         """After a scanner death: requeue tasks that were running; blame repeat offenders.
 
@@ -300,9 +321,11 @@ class Journal:
                     blamed.append(task)
         return blamed
 
+    @_journaled
     def pending(self, scan_id: str) -> list[Task]:
         return self._tasks("scan_id = ? AND state = 'pending'", (scan_id,))
 
+    @_journaled
     def start(self, task_id: int) -> None:
         """Mark a task running, just before its probe is launched."""
         with transaction(self.db):
@@ -312,6 +335,7 @@ class Journal:
                 (time.time(), task_id),
             )
 
+    @_journaled
     def run_alone(self, task_id: int) -> None:
         """Put a running task back to pending, to be probed with no other probe beside it."""
         with transaction(self.db):
@@ -320,6 +344,7 @@ class Journal:
                 (time.time(), task_id),
             )
 
+    @_journaled
     def requeue(self, task_ids: Sequence[int]) -> None:
         """Put running tasks back to pending without blame (the scan was stopped on purpose)."""
         with transaction(self.db):
@@ -329,6 +354,7 @@ class Journal:
                 [(task_id,) for task_id in task_ids],
             )
 
+    @_journaled
     def settle(
         self,
         task: Task,
@@ -362,16 +388,19 @@ class Journal:
         scan_id = self.db.execute("SELECT scan_id FROM tasks WHERE id = ?", (task.id,)).fetchone()
         self._insert_tasks(scan_id[0], follow_ups, now)
 
+    @_journaled
     def add_probe_time(self, scan_id: str, milliseconds: float) -> None:
         with transaction(self.db):
             self.db.execute(
                 "UPDATE scans SET probe_ms = probe_ms + ? WHERE id = ?", (milliseconds, scan_id)
             )
 
+    @_journaled
     def mark_settled(self, scan_id: str) -> None:
         with transaction(self.db):
             self.db.execute("UPDATE scans SET state = 'settled' WHERE id = ?", (scan_id,))
 
+    @_journaled
     def progress(self, scan_id: str) -> Progress:
         counts = dict(
             self.db.execute(
@@ -391,22 +420,28 @@ class Journal:
 
         Streamed: a scan of thousands of plugins never holds all their records decoded at once.
         """
-        rows = self.db.execute(
-            "SELECT t.bundle, t.real_path, t.format, t.fingerprint, r.class_name, r.status,"
-            " r.record FROM tasks t LEFT JOIN results r ON r.task_id = t.id"
-            " WHERE t.scan_id = ? ORDER BY t.real_path, t.id, r.seq",
-            (scan_id,),
-        )
-        for real_path, group in itertools.groupby(rows, key=lambda row: row[1]):
-            first, *rest = group
-            records = [
-                (row[4], row[5], json.loads(row[6])) for row in (first, *rest) if row[5] is not None
-            ]
-            yield BundleResults(first[0], real_path, first[2], first[3], records)
+        # Read while the catalogue's transaction consumes it: a failing read is named here.
+        with storage_errors("journal", self.path):
+            rows = self.db.execute(
+                "SELECT t.bundle, t.real_path, t.format, t.fingerprint, r.class_name, r.status,"
+                " r.record FROM tasks t LEFT JOIN results r ON r.task_id = t.id"
+                " WHERE t.scan_id = ? ORDER BY t.real_path, t.id, r.seq",
+                (scan_id,),
+            )
+            for real_path, group in itertools.groupby(rows, key=lambda row: row[1]):
+                first, *rest = group
+                records = [
+                    (row[4], row[5], json.loads(row[6]))
+                    for row in (first, *rest)
+                    if row[5] is not None
+                ]
+                yield BundleResults(first[0], real_path, first[2], first[3], records)
 
+    @_journaled
     def tasks(self, scan_id: str) -> list[Task]:
         return self._tasks("scan_id = ?", (scan_id,))
 
+    @_journaled
     def retire(self, scan_id: str) -> None:
         """Forget a committed scan."""
         with transaction(self.db):

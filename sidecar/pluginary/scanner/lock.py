@@ -57,8 +57,11 @@ class HeldLock:
         self._write()
 
     def _write(self) -> None:
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, json.dumps(self._owner).encode(), 0)
+        # The flock is the lock; this only names its owner. On a full or failing disk the scan
+        # goes on unnamed (the journal says StorageError if it cannot go on either).
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, json.dumps(self._owner).encode(), 0)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,8 @@ from pluginary.errors import (
     PluginNotFound,
     ScanInProgress,
     StorageError,
+    domain_error,
+    leaf_errors,
 )
 from pluginary.server.wire import InvalidParams
 
@@ -45,7 +47,19 @@ ERROR_CODES: dict[type[PluginaryError], int] = {
 
 
 def to_rpc_error(error: Exception) -> JsonRpcException:
-    """The JSON-RPC error a handler's exception is answered with."""
+    """The JSON-RPC error a handler's exception is answered with.
+
+    An exception group (anyio's task groups wrap what their tasks raise) is answered as the
+    domain error it carries, or as its one leaf; any other group is a bug, named by its leaves.
+    """
+    if isinstance(error, BaseExceptionGroup):
+        leaves = list(leaf_errors(error))
+        single = leaves[0] if len(leaves) == 1 else None
+        inner = domain_error(error) or single
+        if isinstance(inner, Exception):
+            return to_rpc_error(inner)
+        logger.error("unexpected errors: %s", _names(leaves), exc_info=error)
+        return JsonRpcInternalError(message=f"internal error: {_names(leaves)}")
     if isinstance(error, JsonRpcException):
         return error
     if isinstance(error, InvalidParams):
@@ -56,6 +70,10 @@ def to_rpc_error(error: Exception) -> JsonRpcException:
             return JsonRpcException(message=str(error), code=code, data=error.data or None)
     logger.error("unexpected error: %s", error, exc_info=error)
     return JsonRpcInternalError(message=f"internal error: {type(error).__name__}: {error}")
+
+
+def _names(errors: list[BaseException]) -> str:
+    return "; ".join(f"{type(error).__name__}: {error}" for error in errors)
 
 
 def mapped(handler: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

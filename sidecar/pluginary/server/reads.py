@@ -17,7 +17,7 @@ from typing import TypeVar
 import anyio
 
 from pluginary.errors import StorageError
-from pluginary.storage import connect, is_damage
+from pluginary.storage import ImmutableConnection, connect, is_damage, wal_state, with_os_words
 
 T = TypeVar("T")
 
@@ -54,21 +54,33 @@ def _identity(path: Path) -> tuple[int, int, int]:
 
 
 def _pooled(path: Path, identity: tuple[int, int, int]) -> sqlite3.Connection:
-    pool: dict[Path, tuple[tuple[int, int, int], sqlite3.Connection]] = _local.__dict__.setdefault(
+    pool: dict[Path, tuple[tuple[int, ...], sqlite3.Connection]] = _local.__dict__.setdefault(
         "pool", {}
     )
     held = pool.get(path)
     # A WAL connection follows commits by itself; a changed mtime (a checkpoint, or a write in
     # a folder we only read, where the connection is immutable) just costs one reopen.
-    if held is not None and held[0] == identity:
+    if held is not None and held[0] == _watched(path, identity, held[1]):
         return held[1]
     _forget(path)
     try:
         db = _open(path)
     except sqlite3.Error as error:
         raise _unreadable("open", path, error) from error
-    pool[path] = (identity, db)
+    pool[path] = (_watched(path, identity, db), db)
     return db
+
+
+def _watched(path: Path, identity: tuple[int, int, int], db: sqlite3.Connection) -> tuple[int, ...]:
+    """What must not change for ``db`` to stay current.
+
+    An immutable connection (made on a read-only filesystem or a full disk) never sees a
+    writer's commits: a writer that starts makes a write-ahead log, and from then on it is
+    reopened, as a normal reader where one can be made.
+    """
+    if isinstance(db, ImmutableConnection):
+        return (*identity, *wal_state(path))
+    return identity
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -94,7 +106,8 @@ def _forget(path: Path) -> None:
 def _unreadable(what: str, path: Path, error: sqlite3.Error | OSError) -> StorageError:
     # Reads never repair (they hold no lock); a scan moves a damaged catalogue aside.
     hint = "; the next scan moves it aside and rebuilds it" if is_damage(error) else ""
-    return StorageError(f"cannot {what} the catalogue {path}: {error}{hint}", path=str(path))
+    reason = with_os_words(str(error), path, error) if isinstance(error, sqlite3.Error) else error
+    return StorageError(f"cannot {what} the catalogue {path}: {reason}{hint}", path=str(path))
 
 
 def _read_empty(read: Callable[[sqlite3.Connection], T]) -> T:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pluginary.catalog.query import catalog_counts
 from pluginary.catalog.store import read_meta
+from pluginary.errors import StorageError
 from pluginary.models import (
     CacheInfo,
     CatalogCounts,
@@ -26,7 +27,7 @@ from pluginary.scanner.journal import SCHEMA_VERSION as JOURNAL_VERSION
 from pluginary.scanner.journal import Journal
 from pluginary.scanner.lock import lock_holder
 from pluginary.server.reads import read_catalog_sync
-from pluginary.storage import connect
+from pluginary.storage import connect, is_damage, is_storage_failure, storage_errors, unusable
 
 
 def collect_status(scanner: Scanner, version: str) -> ServerStatus:
@@ -51,7 +52,8 @@ def collect_status(scanner: Scanner, version: str) -> ServerStatus:
 
 
 def _running(scanner: Scanner, paths: CachePaths) -> RunningScan | None:
-    owner = lock_holder(paths.scan_lock)
+    with storage_errors("scan lock", paths.scan_lock):
+        owner = lock_holder(paths.scan_lock)
     if owner is None:
         return None
     progress = scanner.running
@@ -94,14 +96,15 @@ def peek_journal(paths: CachePaths) -> InterruptedScan | str | None:
     """The journal's scan, read without writing; None if there is none to read.
 
     A journal that cannot be read as this version's journal is ``"unusable"``: the next holder
-    of the scan lock moves it aside.
+    of the scan lock moves it aside. Storage that fails (an I/O error, a folder where the file
+    should be) is StorageError: no scan could use that journal either.
     """
     if not paths.journal.exists():
         return None
     try:
         db = connect(paths.journal, readonly=True)
-    except sqlite3.Error:
-        return "unusable"
+    except sqlite3.Error as error:
+        return _unusable_journal(paths, error)
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -114,8 +117,8 @@ def peek_journal(paths: CachePaths) -> InterruptedScan | str | None:
         if plan is None:
             return None
         progress = journal.progress(plan.id)
-    except (sqlite3.Error, ValueError):
-        return "unusable"  # Damaged (or half-written JSON).
+    except (sqlite3.Error, StorageError, ValueError) as error:
+        return _unusable_journal(paths, error)  # Damaged (or half-written JSON).
     finally:
         db.close()
     return InterruptedScan(
@@ -126,6 +129,14 @@ def peek_journal(paths: CachePaths) -> InterruptedScan | str | None:
         done=progress.settled,
         total=progress.total,
     )
+
+
+def _unusable_journal(paths: CachePaths, error: Exception) -> str:
+    """``"unusable"`` for a journal a scan would replace; StorageError for failing storage."""
+    cause = error.__cause__ if isinstance(error, StorageError) else error
+    if cause is not None and is_storage_failure(cause) and not is_damage(cause):
+        raise unusable("journal", paths.journal, cause) from error
+    return "unusable"
 
 
 def _summary(stored: Any) -> ScanSummary | None:
