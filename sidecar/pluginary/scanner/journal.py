@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pluginary.fsnames import from_sql, to_sql
 from pluginary.storage import open_database, transaction
 
 SCHEMA_VERSION = 1
@@ -233,7 +234,7 @@ class Journal:
             "UPDATE tasks SET scan_id = ? WHERE scan_id = ? AND real_path = ?",
             [(new, old, real_path) for real_path, _ in settled],
         )
-        return dict(settled)
+        return {from_sql(real_path): fingerprint for real_path, fingerprint in settled}
 
     def _insert_tasks(self, scan_id: str, tasks: Sequence[PlannedTask], now: float) -> None:
         self.db.executemany(
@@ -242,8 +243,8 @@ class Journal:
             [
                 (
                     scan_id,
-                    task.bundle,
-                    task.real_path,
+                    to_sql(task.bundle),
+                    to_sql(task.real_path),
                     task.format,
                     task.fingerprint,
                     None if task.module_info is None else json.dumps(task.module_info),
@@ -379,7 +380,9 @@ class Journal:
             records = [
                 (row[4], row[5], json.loads(row[6])) for row in (first, *rest) if row[5] is not None
             ]
-            yield BundleResults(first[0], real_path, first[2], first[3], records)
+            yield BundleResults(
+                from_sql(first[0]), from_sql(real_path), first[2], first[3], records
+            )
 
     def tasks(self, scan_id: str) -> list[Task]:
         return self._tasks("scan_id = ?", (scan_id,))
@@ -398,8 +401,8 @@ class Journal:
         return [
             Task(
                 id=row[0],
-                bundle=row[1],
-                real_path=row[2],
+                bundle=from_sql(row[1]),
+                real_path=from_sql(row[2]),
                 format=row[3],
                 fingerprint=row[4],
                 module_info=None if row[5] is None else json.loads(row[5]),
