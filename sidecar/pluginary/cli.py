@@ -18,9 +18,11 @@ from typing import Any, NoReturn, TypeVar
 import anyio
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pluginary.fsnames import from_exact_bytes, shell_quoted
 from pluginary.models import CHANNEL_COUNTS
 from pluginary.paths import CACHE_DIR_ENV, cache_paths
 
@@ -61,7 +63,7 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
 
     async def session() -> None:
         async with (
-            AsyncClient(on_log=lambda line: stderr.print(f"[dim]{line}[/dim]")) as client,
+            AsyncClient(on_log=lambda line: stderr.print(f"[dim]{escape(line)}[/dim]")) as client,
             anyio.create_task_group() as tasks,
         ):
             work_scope = anyio.CancelScope()
@@ -90,7 +92,7 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     for failure in failures:
         if isinstance(failure, ScanCancelled):
             _interrupted()
-        stderr.print(f"[red]error:[/red] {failure}")
+        stderr.print(f"[red]error:[/red] {escape(str(failure))}")
         sys.exit(1)
     if not outcome:
         _interrupted()
@@ -309,7 +311,7 @@ def show(plugin_id: str, as_json: bool) -> None:
     if as_json:
         stdout.print_json(json.dumps(record))
         return
-    stdout.print(f"[bold]{record['name']}[/bold]  ({record['id']})")
+    stdout.print(f"[bold]{escape(record['name'])}[/bold]  ({record['id']})")
     for label, key in (
         ("Vendor", "vendor"),
         ("Version", "version"),
@@ -324,7 +326,11 @@ def show(plugin_id: str, as_json: bool) -> None:
         ("Signal", "signal"),
     ):
         if record.get(key) not in (None, ""):
-            stdout.print(f"  {label + ':':<11}{record[key]}")
+            # Escaped: a path or a plugin's text may hold "[...]", which rich reads as markup.
+            stdout.print(f"  {label + ':':<11}{escape(str(record[key]))}")
+        if key == "path" and record.get("pathBytes"):
+            exact = shell_quoted(from_exact_bytes(record["pathBytes"]))
+            stdout.print(f"  {'':<11}(not UTF-8; exactly {escape(exact)})")
     for label, text in _insert_facts(record):
         stdout.print(f"  {label + ':':<11}{text}")
     if record["parameters"]:

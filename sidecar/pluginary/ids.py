@@ -4,11 +4,15 @@
 name (or the bundle's stem when no class could be named) reduced to ``[a-z0-9-]``; the hash is
 taken over the format, the bundle's real path and the class name, so two bundles that share a file
 name in different folders get different ids, and the same plugin keeps its id from scan to scan.
+The path is hashed as its exact bytes, so a path that is not valid UTF-8 (PEP 383's lone
+surrogates in a ``str``) has an id too, the same in every scan; for any other path the bytes
+are its UTF-8, as they always were.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from pathlib import PurePath
@@ -24,8 +28,12 @@ def slugify(text: str) -> str:
 
 def plugin_id(format: str, real_path: str, class_name: str | None) -> str:
     """The id of the plugin ``class_name`` (None: the bundle as a whole) at ``real_path``."""
-    digest = hashlib.blake2b(
-        f"{format}\0{real_path}\0{class_name or ''}".encode(), digest_size=4
-    ).hexdigest()
+    key = b"\0".join((format.encode(), os.fsencode(real_path), _utf8(class_name or "")))
+    digest = hashlib.blake2b(key, digest_size=4).hexdigest()
     stem = class_name or PurePath(real_path).stem
     return f"{format}.{slugify(stem)}.{digest}"
+
+
+def _utf8(text: str) -> bytes:
+    # A lone surrogate cannot be UTF-8; passed through, it still hashes to the same id each time.
+    return text.encode("utf-8", "surrogatepass")

@@ -68,7 +68,9 @@ export interface PluginSummary {
   kind: 'effect' | 'instrument' | null;
   format: string;
   status: PluginStatus;
+  // As text; when the path is not UTF-8, its exact bytes are in pathBytes (base64, protocol 1.2).
   path: string;
+  pathBytes: string | null;
   className: string | null;
   parameterCount: number;
   // The ready-to-insert facts (protocol 1.1); null: the audio checks did not run.

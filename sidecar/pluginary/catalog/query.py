@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pluginary.errors import InvalidQuery, PluginNotFound
+from pluginary.fsnames import from_sql
 from pluginary.models import (
     CHANNEL_COUNTS,
     KINDS,
@@ -209,7 +210,7 @@ def _summary(row: tuple[Any, ...]) -> PluginSummary:
         kind=kind,
         format=fmt,
         status=status,
-        path=path,
+        path=from_sql(path),
         class_name=class_name,
         parameter_count=count,
         channels=None if mask is None else [n for n in CHANNEL_COUNTS if mask & (1 << n)],

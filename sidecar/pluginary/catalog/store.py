@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pluginary.faults import fault_point
+from pluginary.fsnames import display, from_sql, to_sql
 from pluginary.ids import plugin_id
 from pluginary.models import CatalogChange
 from pluginary.storage import migrate_database, open_database, storage_errors, transaction
@@ -83,7 +84,10 @@ def bundle_states(db: sqlite3.Connection) -> dict[str, BundleState]:
     """What the catalogue remembers of every bundle, keyed by real path."""
     with storage_errors("catalogue", db):
         rows = db.execute("SELECT real_path, path, fingerprint, outcome, checked FROM bundles")
-        return {row[0]: BundleState(row[1], row[2], row[3], bool(row[4])) for row in rows}
+        return {
+            from_sql(row[0]): BundleState(from_sql(row[1]), row[2], row[3], bool(row[4]))
+            for row in rows
+        }
 
 
 def committed_scan_id(db: sqlite3.Connection) -> str | None:
@@ -142,7 +146,7 @@ def _commit_scan(
                 fault_point("commit:mid")
         for real_path in removed:
             gone += _delete_bundle_plugins(db, real_path)
-            db.execute("DELETE FROM bundles WHERE real_path = ?", (real_path,))
+            db.execute("DELETE FROM bundles WHERE real_path = ?", (to_sql(real_path),))
         if added or updated or gone:
             _refresh_statistics(db)
         _write_meta(db, "committed_scan", scan_id)
@@ -174,9 +178,10 @@ def _refresh_statistics(db: sqlite3.Connection) -> None:
 
 
 def _delete_bundle_plugins(db: sqlite3.Connection, real_path: str) -> list[str]:
-    rows = db.execute("SELECT rowid, id FROM plugins WHERE bundle = ?", (real_path,)).fetchall()
+    key = to_sql(real_path)
+    rows = db.execute("SELECT rowid, id FROM plugins WHERE bundle = ?", (key,)).fetchall()
     db.executemany("DELETE FROM plugins_fts WHERE rowid = ?", [(row[0],) for row in rows])
-    db.execute("DELETE FROM plugins WHERE bundle = ?", (real_path,))
+    db.execute("DELETE FROM plugins WHERE bundle = ?", (key,))
     return [row[1] for row in rows]
 
 
@@ -194,8 +199,8 @@ def _insert_bundle(
         " outcome = excluded.outcome, scan_id = excluded.scan_id,"
         " scanned_at = excluded.scanned_at, checked = excluded.checked",
         (
-            bundle.real_path,
-            bundle.path,
+            to_sql(bundle.real_path),
+            to_sql(bundle.path),
             bundle.format,
             bundle.fingerprint,
             outcome,
@@ -207,6 +212,8 @@ def _insert_bundle(
     ids: list[str] = []
     for class_name, status, record in records:
         ident = plugin_id(bundle.format, bundle.real_path, class_name)
+        # A name made from a file name that is not UTF-8 is shown as text (see fsnames).
+        name = display(record.get("name") or class_name or Path(bundle.path).stem)
         parameters = record.get("parameters") or []
         audio = record.get("audio_check")
         channels = record.get("channels")
@@ -219,19 +226,19 @@ def _insert_bundle(
             " ?, ?, ?, ?, ?, ?)",
             (
                 ident,
-                bundle.real_path,
-                bundle.path,
+                to_sql(bundle.real_path),
+                to_sql(bundle.path),
                 class_name,
                 bundle.format,
-                record.get("name") or class_name or Path(bundle.path).stem,
+                name,
                 record.get("vendor"),
                 record.get("version"),
                 record.get("category"),
                 record.get("kind"),
                 record.get("identifier"),
                 status,
-                record.get("error"),
-                record.get("diagnosis"),
+                _shown(record.get("error")),
+                _shown(record.get("diagnosis")),
                 record.get("signal"),
                 record.get("exit_code"),
                 record.get("output_tail") or "",
@@ -290,7 +297,7 @@ def _insert_bundle(
             " VALUES (?, ?, ?, ?, ?)",
             (
                 rowid,
-                record.get("name") or class_name or Path(bundle.path).stem,
+                name,
                 record.get("vendor") or "",
                 (record.get("category") or "").replace("|", " "),
                 " ".join(p["name"] for p in parameters),
@@ -298,6 +305,11 @@ def _insert_bundle(
         )
         ids.append(ident)
     return ids
+
+
+def _shown(text: str | None) -> str | None:
+    """Text that may quote a path: SQLite takes no lone surrogates (see fsnames)."""
+    return None if text is None else display(text)
 
 
 def _json_or_null(value: Any) -> str | None:

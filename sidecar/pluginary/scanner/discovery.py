@@ -8,6 +8,7 @@ moduleinfo.json alone, never its resources (some bundles carry thousands of pres
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import ntpath
 import os
@@ -86,6 +87,22 @@ def standard_folders(
     return []
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A folder the search could not list: what is under it is unknown, not gone."""
+
+    path: str
+    reason: str  # The OS's words, with the error's name, e.g. "Permission denied (EACCES)".
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What a search found: the bundles, and the folders it could not look into."""
+
+    bundles: list[Bundle]
+    unreadable: list[Unreadable]
+
+
 def discover_vst3(folders: Sequence[Path]) -> list[Bundle]:
     """Every VST3 bundle under ``folders`` (searched recursively), de-duplicated, by path."""
     return discover(folders, "vst3")
@@ -93,19 +110,78 @@ def discover_vst3(folders: Sequence[Path]) -> list[Bundle]:
 
 def discover(folders: Sequence[Path], format: str) -> list[Bundle]:
     """Every bundle of ``format`` under ``folders`` (searched recursively), de-duplicated."""
+    return search(folders, format).bundles
+
+
+def search(folders: Sequence[Path | str], format: str) -> Discovery:
+    """Every bundle of ``format`` under ``folders``, and every folder that could not be listed.
+
+    A bundle that cannot be read is still a bundle (its probe says why it cannot load); one that
+    vanished between being listed and being fingerprinted is not.
+    """
     suffix = SUFFIXES[format]
     found: dict[str, Bundle] = {}
+    unreadable: list[Unreadable] = []
     visited: set[tuple[int, int]] = set()
     for folder in folders:
-        for path, real_path in _walk(os.path.abspath(folder), visited, suffix):
+        for path, real_path in _walk(os.path.abspath(folder), visited, suffix, unreadable):
             if real_path in found:
                 continue
             try:
                 digest = _fingerprint(path)
-            except OSError:
-                continue  # Vanished (or turned unreadable) since the walk saw it.
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # Uninstalled since the walk saw it: gone, like any bundle not found.
             found[real_path] = Bundle(path, real_path, format, digest)
-    return sorted(found.values(), key=lambda bundle: bundle.path)
+    return Discovery(sorted(found.values(), key=lambda bundle: bundle.path), unreadable)
+
+
+def is_bundle(path: str) -> bool:
+    """Whether ``path`` (named like a bundle) has a bundle's layout, rather than being a folder.
+
+    The VST3 specification's bundle is a folder holding ``Contents/`` (``Contents/<arch>-linux/
+    <name>.so`` on Linux, ``Contents/MacOS/`` on macOS, ``Contents/<arch>-win/`` on Windows);
+    its older Windows form is a single ``.vst3`` file, which JUCE (and so pedalboard) still takes.
+    A folder named ``*.vst3`` without ``Contents`` is a folder to search (``~/.vst3`` itself, or
+    a vendor's ``Foo.vst3/`` of bundles). One that cannot be looked into (unreadable, a symlink
+    loop) counts as a bundle: its probe then names the error, where searching it would lose it
+    without a word. A dangling symlink is nothing.
+    """
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return _has_layout(path, info.st_mode)
+
+
+def _has_layout(path: str, mode: int) -> bool:
+    if not stat.S_ISDIR(mode):
+        return stat.S_ISREG(mode)
+    try:
+        return stat.S_ISDIR(os.stat(os.path.join(path, "Contents")).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+
+
+def gone(path: str) -> bool:
+    """Whether ``path`` is certainly not there (not merely unreadable, which is not gone)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def os_error(error: OSError) -> str:
+    """An OSError in the OS's words plus its name: "Permission denied (EACCES)"."""
+    name = errno.errorcode.get(error.errno or 0)
+    words = error.strerror or str(error)
+    return f"{words} ({name})" if name else words
 
 
 def fingerprint(bundle: Path) -> str:
@@ -113,6 +189,8 @@ def fingerprint(bundle: Path) -> str:
 
     Those are the binaries (``Contents/*-linux/``, ``Contents/MacOS/``, ``Contents/*-win/``)
     and ``Contents/Resources/moduleinfo.json``, or the file itself for a single-file bundle.
+    Only ``stat`` is used: nothing is opened, so a FIFO or a device in a bundle cannot block it.
+    A part that cannot be read counts by its error, so fixing it changes the fingerprint.
     Raises FileNotFoundError when the bundle is gone.
     """
     return _fingerprint(os.fspath(bundle))
@@ -127,16 +205,25 @@ def _fingerprint(bundle: str) -> str:
 
 
 def _walk(
-    root: str, visited: set[tuple[int, int]], suffix: str = VST3_SUFFIX
+    root: str,
+    visited: set[tuple[int, int]],
+    suffix: str = VST3_SUFFIX,
+    unreadable: list[Unreadable] | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """Yield (path, real path) of each bundle under ``root``, depth first, by name."""
-    if root.lower().endswith(suffix):  # A bundle named directly, e.g. in VST3_PATH.
-        if os.path.exists(root):
-            yield root, os.path.realpath(root)
-        return
+    """Yield (path, real path) of each bundle under ``root``, depth first, by name.
+
+    Folders that cannot be listed (other than gone) are added to ``unreadable``.
+    """
+    unreadable = [] if unreadable is None else unreadable
     try:
         info = os.stat(root)
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
+        return  # A standard folder that does not exist here.
+    except OSError as error:
+        unreadable.append(Unreadable(root, os_error(error)))
+        return
+    if root.lower().endswith(suffix) and _has_layout(root, info.st_mode):
+        yield root, os.path.realpath(root)  # A bundle named directly, e.g. in VST3_PATH.
         return
     if not stat.S_ISDIR(info.st_mode) or (info.st_dev, info.st_ino) in visited:
         return
@@ -149,23 +236,39 @@ def _walk(
         try:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
-        except OSError:
-            continue  # Unreadable or vanished: skipped, like a missing folder.
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # Removed since its parent was listed: nothing there any more.
+        except OSError as error:
+            unreadable.append(Unreadable(directory, os_error(error)))
+            continue
         subfolders = []
         for entry in entries:
             try:
-                if entry.name.lower().endswith(suffix):
-                    # A bundle is a unit (directory, or one file on old Windows): never entered.
-                    if entry.is_dir() or entry.is_file():
-                        yield entry.path, _real_path(entry, real_directory)
+                if entry.name.lower().endswith(suffix) and _entry_is_bundle(entry):
+                    # A bundle is a unit, never entered (its Resources may hold anything).
+                    yield entry.path, _real_path(entry, real_directory)
                 elif entry.is_dir():
                     info = entry.stat()
                     if (info.st_dev, info.st_ino) not in visited:
                         visited.add((info.st_dev, info.st_ino))
                         subfolders.append((entry.path, _real_path(entry, real_directory)))
-            except OSError:
-                continue  # Dangling or looping symlink, or gone since listed.
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # A dangling symlink, or gone since listed.
+            except OSError as error:
+                if entry.is_symlink() and error.errno == errno.ELOOP:
+                    continue  # A symlink loop among folders: it leads nowhere new.
+                unreadable.append(Unreadable(entry.path, os_error(error)))
         stack.extend(reversed(subfolders))
+
+
+def _entry_is_bundle(entry: os.DirEntry[str]) -> bool:
+    # is_dir() and is_file() cost no system call for a plain entry (the listing tells).
+    try:
+        if entry.is_dir():
+            return _has_layout(entry.path, stat.S_IFDIR)
+        return entry.is_file()  # The single-file form; not a dangling symlink or a FIFO.
+    except OSError:
+        return True  # A symlink loop, say: named like a bundle, so one its probe explains.
 
 
 def _real_path(entry: os.DirEntry[str], real_directory: str) -> str:
@@ -183,6 +286,9 @@ def _fingerprint_facts(bundle: str) -> list[tuple[str, int, int]]:
         if stat.S_ISREG(info.st_mode):
             return [(".", info.st_size, info.st_mtime_ns)]
         return []  # A directory without Contents: nothing that could load.
+    except OSError as error:
+        os.lstat(bundle)  # Raises FileNotFoundError when the bundle itself is gone.
+        return [_unreadable_fact("Contents", error)]
     facts = []
     with scan:
         binary_folders = [
@@ -193,24 +299,41 @@ def _fingerprint_facts(bundle: str) -> list[tuple[str, int, int]]:
     for folder in binary_folders:
         # A file or folder vanishing mid-way (an installer at work) just counts as absent; only
         # a vanished bundle is an error.
+        relative = f"Contents/{folder.name}"
         try:
             with os.scandir(folder.path) as scan:
-                files = [entry for entry in scan if entry.is_file()]
+                files = list(scan)
         except FileNotFoundError:
+            continue
+        except OSError as error:
+            facts.append(_unreadable_fact(relative, error))
             continue
         for entry in files:
             try:
                 info = entry.stat()
             except FileNotFoundError:
+                if entry.is_symlink():  # Dangling: the binary it should be is missing.
+                    facts.append((f"{relative}/{entry.name}", -1, errno.ENOENT))
                 continue
-            facts.append((f"Contents/{folder.name}/{entry.name}", info.st_size, info.st_mtime_ns))
+            except OSError as error:  # A symlink loop, say: a binary that cannot load.
+                facts.append(_unreadable_fact(f"{relative}/{entry.name}", error))
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                facts.append((f"{relative}/{entry.name}", info.st_size, info.st_mtime_ns))
     try:
         info = os.stat(os.path.join(contents, "Resources", "moduleinfo.json"))
     except (FileNotFoundError, NotADirectoryError):
         pass
+    except OSError as error:
+        facts.append(_unreadable_fact("Contents/Resources/moduleinfo.json", error))
     else:
         facts.append(("Contents/Resources/moduleinfo.json", info.st_size, info.st_mtime_ns))
     return facts
+
+
+def _unreadable_fact(relative: str, error: OSError) -> tuple[str, int, int]:
+    # Sizes are never negative: -1 and the error number cannot collide with a real file's facts.
+    return (relative, -1, error.errno or 0)
 
 
 def _expand_home(entry: str, home: Path) -> Path:

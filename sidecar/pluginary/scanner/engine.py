@@ -34,9 +34,10 @@ from pluginary.catalog.store import (
 )
 from pluginary.errors import NothingToResume, StorageError, plain_errors
 from pluginary.faults import fault_point
+from pluginary.fsnames import display
 from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
 from pluginary.paths import CachePaths
-from pluginary.scanner.discovery import discover, standard_folders, supported_formats
+from pluginary.scanner.discovery import gone, search, standard_folders, supported_formats
 from pluginary.scanner.ignorelist import load_ignore_list
 from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeLimits, ProbeRun
@@ -165,10 +166,18 @@ class Scanner:
         given = [Path(folder).expanduser().absolute() for folder in options.folders]
         roots: list[Path] = []
         found = []
+        unreadable: list[str] = []
         for fmt in supported_formats():
             format_roots = given if options.only_folders else self.standard_folders(fmt) + given
             roots += [root for root in format_roots if root not in roots]
-            found += discover(format_roots, fmt)
+            discovery = search(format_roots, fmt)
+            found += discovery.bundles
+            for folder in discovery.unreadable:
+                self.log(
+                    f"cannot read the folder {display(folder.path)}: {folder.reason};"
+                    " what the catalogue holds under it is kept"
+                )
+                unreadable.append(folder.path)
         ignore = load_ignore_list(self.paths.ignore_list)
         db, problem = open_catalog(self.paths.catalog)
         if problem:
@@ -206,11 +215,14 @@ class Scanner:
                 )
             )
         root_prefixes = tuple(os.path.join(str(root), "") for root in roots)
+        # Under a folder that could not be listed nothing is known to be gone: keep it all.
+        unknown = tuple(os.path.join(folder, "") for folder in unreadable)
         removed = [
             real_path
             for real_path, state in known.items()
             if real_path not in kept
-            and (state.path.startswith(root_prefixes) or not os.path.exists(state.path))
+            and not state.path.startswith(unknown)
+            and (state.path.startswith(root_prefixes) or gone(state.path))
         ]
         previous = journal.current()
         carried = journal.begin(

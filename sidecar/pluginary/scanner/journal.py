@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from pluginary.fsnames import from_sql, to_sql
 from pluginary.storage import open_database, storage_errors, transaction
 
 P = ParamSpec("P")
@@ -262,7 +263,7 @@ class Journal:
             "UPDATE tasks SET scan_id = ? WHERE scan_id = ? AND real_path = ?",
             [(new, old, real_path) for real_path, _ in settled],
         )
-        return dict(settled)
+        return {from_sql(real_path): fingerprint for real_path, fingerprint in settled}
 
     def _insert_tasks(self, scan_id: str, tasks: Sequence[PlannedTask], now: float) -> None:
         self.db.executemany(
@@ -271,8 +272,8 @@ class Journal:
             [
                 (
                     scan_id,
-                    task.bundle,
-                    task.real_path,
+                    to_sql(task.bundle),
+                    to_sql(task.real_path),
                     task.format,
                     task.fingerprint,
                     None if task.module_info is None else json.dumps(task.module_info),
@@ -435,7 +436,9 @@ class Journal:
                     for row in (first, *rest)
                     if row[5] is not None
                 ]
-                yield BundleResults(first[0], real_path, first[2], first[3], records)
+                yield BundleResults(
+                    from_sql(first[0]), from_sql(real_path), first[2], first[3], records
+                )
 
     @_journaled
     def tasks(self, scan_id: str) -> list[Task]:
@@ -456,8 +459,8 @@ class Journal:
         return [
             Task(
                 id=row[0],
-                bundle=row[1],
-                real_path=row[2],
+                bundle=from_sql(row[1]),
+                real_path=from_sql(row[2]),
                 format=row[3],
                 fingerprint=row[4],
                 module_info=None if row[5] is None else json.loads(row[5]),

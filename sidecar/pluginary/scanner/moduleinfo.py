@@ -4,18 +4,28 @@ VST3 SDK 3.7.5 and later write this file next to the binary: the module's name, 
 vendor, and one entry per class. Only "Audio Module Class" entries are plugins (the others are
 their editors' controllers). The SDK's own reader accepts JSON5-ish text, so this one tolerates
 ``//`` and ``/* */`` comments and trailing commas before handing the text to :mod:`json`.
+The file is read with care (a regular file, bounded in size, opened without blocking): it comes
+from anyone's installer, and the sidecar reads it itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pluginary.fsnames import display
+from pluginary.scanner.discovery import os_error
+
 MODULE_INFO = Path("Contents") / "Resources" / "moduleinfo.json"
 AUDIO_MODULE_CLASS = "Audio Module Class"
+# The largest moduleinfo.json read. Real ones are a few KiB (lsp-plugins' 200-odd classes take
+# about 100 KiB); the file is read whole and parsed in the sidecar, which must stay small.
+MAX_MODULE_INFO_BYTES = 4 << 20
 
 # A string literal (kept as is) or a comment (blanked). Matching strings first is what keeps
 # "//" and "/*" inside them safe.
@@ -51,22 +61,75 @@ class ModuleInfo:
 
 
 def read_module_info(bundle: Path) -> ModuleInfo | None:
-    """The bundle's moduleinfo.json, or None when it has none; ModuleInfoError if unreadable."""
+    """The bundle's moduleinfo.json, or None when it has none; ModuleInfoError if unreadable.
+
+    Only a regular file of at most :data:`MAX_MODULE_INFO_BYTES` is read: the sidecar reads
+    this file while it holds the scan lock, so a FIFO (which would block forever), a device or
+    a huge file is refused with a ModuleInfoError (the bundle is still probed).
+    """
     path = bundle / MODULE_INFO
+    shown = display(str(path))
     try:
-        data = path.read_bytes()
+        data = _read_regular_file(path, MAX_MODULE_INFO_BYTES)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as error:
-        raise ModuleInfoError(f"{path}: cannot read: {error.strerror or error}") from error
+        raise ModuleInfoError(f"{shown}: cannot read: {os_error(error)}") from error
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ModuleInfoError(f"{path}: not UTF-8: {error}") from error
+        raise ModuleInfoError(f"{shown}: not UTF-8: {error}") from error
     try:
         return parse_module_info(text)
     except ModuleInfoError as error:
-        raise ModuleInfoError(f"{path}: {error}") from error
+        raise ModuleInfoError(f"{shown}: {error}") from error
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Checked before opening (opening a device can have effects of its own) and again on the open
+    file, which is opened without blocking (a FIFO put there in between cannot stall us).
+    Raises FileNotFoundError when there is no such file, ModuleInfoError for anything else.
+    """
+    _check_regular(path, os.stat(path), limit)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        _check_regular(path, os.fstat(fd), limit)
+        chunks = []
+        remaining = limit + 1  # One byte more than allowed tells a file that grew since.
+        while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 20))):
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise ModuleInfoError(f"{display(str(path))}: cannot read: over the {_mib(limit)} limit")
+    return data
+
+
+def _check_regular(path: Path, info: os.stat_result, limit: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise ModuleInfoError(f"{display(str(path))}: cannot read: {kind}, not a regular file")
+    if info.st_size > limit:
+        raise ModuleInfoError(
+            f"{display(str(path))}: cannot read: {info.st_size} bytes, over the {_mib(limit)} limit"
+        )
+
+
+_FILE_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a directory",
+}
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):g} MiB"
 
 
 def parse_module_info(text: str) -> ModuleInfo:
@@ -163,7 +226,8 @@ def _text(mapping: dict[str, Any], key: str, where: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ModuleInfoError(f'{where} "{key}" is {_json_type(value)}, not a string')
-    return value.strip() or None
+    # A "\udc80" escape in the file would be a lone surrogate, which is no text (see fsnames).
+    return display(value).strip() or None
 
 
 def _json_type(value: Any) -> str:

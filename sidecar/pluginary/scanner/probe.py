@@ -1,9 +1,9 @@
 """The child side of a probe: load one bundle's plugins with pedalboard and report what they are.
 
 This module runs inside the disposable probe process, the only place a plugin is ever loaded.
-It imports nothing of pluginary but its sibling child-side module ``checks`` (the parent and the
-child share only the record format below), so a plugin that corrupts this process can damage
-nothing but its own report.
+It imports nothing of pluginary but its sibling child-side modules ``checks`` and ``loadable``
+(the parent and the child share only the record format below), so a plugin that corrupts this
+process can damage nothing but its own report.
 
 Reports are JSON lines written with plain ``os.write`` to a result file descriptor, one event at
 a time, so that a crash halfway through a multi-plugin bundle still leaves every finished class
@@ -42,6 +42,7 @@ from pluginary.scanner.checks import (
     supported_channels,
     text_samples,
 )
+from pluginary.scanner.loadable import Unloadable, loadable_path
 
 # Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
 MAX_ENUM_VALUES = 256
@@ -78,6 +79,13 @@ def probe_bundle(
             if error.errno in _DISK_ERRORS:
                 raise ResultUnwritable(str(error)) from error
             raise  # EBADF and the like: the plugin broke our descriptor.
+
+    try:  # A name that is not UTF-8 is loaded through a shadow; an unreadable bundle says why.
+        bundle = loadable_path(bundle, result_fd)
+    except Unloadable as error:
+        emit({"event": "result", "class": None, "status": "failed", "error": str(error)})
+        emit({"event": "done"})
+        return
 
     if class_names is None:
         started = time.perf_counter()

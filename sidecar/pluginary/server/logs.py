@@ -14,6 +14,8 @@ from lsprotocol.types import LogMessageParams, MessageType
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
+from pluginary.fsnames import display
+
 FORMAT = "pluginary: %(levelname)s %(name)s: %(message)s"
 
 
@@ -26,7 +28,9 @@ class ClientLogHandler(logging.Handler):
         self._loop = loop
 
     def emit(self, record: logging.LogRecord) -> None:
-        params = LogMessageParams(type=message_type(record.levelno), message=record.getMessage())
+        # A line may quote a path that is not UTF-8: the client gets its display form (fsnames).
+        message = display(record.getMessage())
+        params = LogMessageParams(type=message_type(record.levelno), message=message)
         # Records come from the scanner's worker threads too; frames are written on the loop.
         # Once the loop has closed the session is over, and the record stays on stderr only.
         with contextlib.suppress(RuntimeError):

@@ -30,6 +30,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.progress import Progress
 
+from pluginary.fsnames import display
 from pluginary.models import ScanProgress
 
 ProgressToken = int | str
@@ -113,7 +114,8 @@ class ScanReporter:
             return
         # Follow-up tasks can grow the total; the bar must never move backwards.
         self._percentage = max(self._percentage, percentage(state))
-        message = f"{state.done}/{state.total} {state.message}"
+        # The message may name a bundle by its file name: shown as text, whatever its bytes.
+        message = display(f"{state.done}/{state.total} {state.message}")
         value = WorkDoneProgressReport(message=message, percentage=self._percentage)
         self._progress.report(self.token, value)
         self._sent, self._sent_at = state, self._clock()

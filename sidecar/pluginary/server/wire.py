@@ -22,6 +22,7 @@ from cattrs import Converter
 from lsprotocol.converters import get_converter
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
+from pluginary.fsnames import display, exact_bytes, is_path_text, is_text
 from pluginary.models import (
     AudioCheck,
     CacheInfo,
@@ -43,7 +44,7 @@ from pluginary.models import (
 )
 from pluginary.server.settings import Settings
 
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.2"
 WORK_DONE_TOKEN = "workDoneToken"
 
 D = TypeVar("D")
@@ -120,8 +121,18 @@ SCHEMA_TYPES: dict[str, type[Any]] = {
 }
 # Shapes the client sends: fields with a default are optional. Results always carry every field.
 PARAMS_TYPES = ("InitializationOptions", "ScanParams", "QueryParams", "PluginParams")
-# Wire-only optional fields a params object may carry besides its dataclass's fields.
-EXTRA_FIELDS: dict[str, tuple[str, ...]] = {"ScanParams": (WORK_DONE_TOKEN,)}
+# Wire-only fields besides a dataclass's own: optional in params, always present in results.
+EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
+    "ScanParams": (WORK_DONE_TOKEN,),
+    "PluginSummary": ("pathBytes",),
+    "PluginRecord": ("pathBytes",),
+}
+# Result fields holding a path a host may open: sent as text (``display``) plus ``<name>Bytes``,
+# the exact bytes in base64 when the path is not UTF-8, else null. See protocol/README.md.
+EXACT_PATHS: dict[type[Any], tuple[str, ...]] = {PluginSummary: ("path",), PluginRecord: ("path",)}
+# Params fields holding paths: PEP 383's lone surrogates U+DC80-U+DCFF stand for the bytes of a
+# name that is not UTF-8 (what Python itself gives for one); no other lone surrogate is taken.
+PATH_PARAMS = frozenset({"folders"})
 
 # Range checks the type hints cannot express, by wire name; the schema states the same bounds.
 CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -150,7 +161,7 @@ def required_fields(name: str) -> set[str]:
     """The wire names a ``SCHEMA_TYPES`` shape must carry."""
     fields = wire_fields(SCHEMA_TYPES[name])
     if name not in PARAMS_TYPES:
-        return set(fields)
+        return set(fields) | set(EXTRA_FIELDS.get(name, ()))
     return {
         key
         for key, f in fields.items()
@@ -196,26 +207,33 @@ def converter() -> Converter:
 def to_wire(value: Any) -> Any:
     """Encode a domain value as JSON-ready data: dataclasses become camelCase objects."""
     kind = type(value)
+    if kind is str:
+        # Text is sent as valid Unicode, always: many JSON parsers refuse a lone surrogate (a
+        # byte of a file name that is not UTF-8), and would lose the whole message over it.
+        return value if value.isascii() else display(value)
     if kind in _AS_IS:
         return value
     if kind is float:
         return value if math.isfinite(value) else None  # JSON has no NaN; plugins report them.
     names = _wire_names(kind) if hasattr(kind, "__dataclass_fields__") else None
     if names is not None:
-        return {wire_name: to_wire(getattr(value, name)) for name, wire_name in names}
+        encoded = {wire_name: to_wire(getattr(value, name)) for name, wire_name in names}
+        for name in EXACT_PATHS.get(kind, ()):
+            encoded[f"{camel(name)}Bytes"] = exact_bytes(getattr(value, name))
+        return encoded
     if isinstance(value, list | tuple):
         return [to_wire(item) for item in value]
     if isinstance(value, Mapping):
         return {str(key): to_wire(item) for key, item in value.items()}
     if isinstance(value, PurePath):
-        return str(value)
+        return display(str(value))
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return value
 
 
 # Encoded as they are: a page of results is mostly these, so they skip every other test.
-_AS_IS = frozenset({str, int, bool, type(None)})
+_AS_IS = frozenset({int, bool, type(None)})
 
 
 _WIRE_NAMES: dict[type[Any], tuple[tuple[str, str], ...]] = {}
@@ -320,23 +338,24 @@ def _convert(key: str, raw: Any, hint: Any) -> Any:
     expected = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     if hint is float and isinstance(raw, int | float) and not isinstance(raw, bool):
         return float(raw)
-    if hint is str and isinstance(raw, str) and not _is_unicode(raw):
-        # JSON's \ud800 escapes can smuggle in lone surrogates, which no file name, SQLite
-        # string or UTF-8 text can hold.
-        raise InvalidParams(f"field {key!r} must be valid Unicode (it holds a lone surrogate)", key)
+    if hint is str and isinstance(raw, str) and not is_text(raw):
+        # JSON's \ud800 escapes can smuggle in lone surrogates, which no SQLite string or UTF-8
+        # text can hold; in a path, U+DC80-U+DCFF are the bytes of a name that is not UTF-8.
+        if key.split("[", 1)[0] not in PATH_PARAMS:
+            raise InvalidParams(
+                f"field {key!r} must be valid Unicode (it holds a lone surrogate)", key
+            )
+        if not is_path_text(raw):
+            raise InvalidParams(
+                f"field {key!r} holds a lone surrogate other than U+DC80-U+DCFF"
+                " (PEP 383's undecodable bytes, the only ones a path may hold)",
+                key,
+            )
     if hint in expected and isinstance(raw, hint) and (hint is bool or not isinstance(raw, bool)):
         return raw
     if hint in expected:
         raise InvalidParams(f"field {key!r} must be {expected[hint]}, not {_json_type(raw)}", key)
     raise TypeError(f"the wire cannot decode {hint!r} (field {key!r})")
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _json_type(value: Any) -> str:
@@ -396,7 +415,7 @@ def _token(extras: dict[str, Any]) -> ProgressToken | None:
     if WORK_DONE_TOKEN not in extras:
         return None
     token = extras[WORK_DONE_TOKEN]
-    if isinstance(token, str) and not _is_unicode(token):
+    if isinstance(token, str) and not is_text(token):
         raise InvalidParams(
             f"field {WORK_DONE_TOKEN!r} must be valid Unicode (it holds a lone surrogate)",
             field=WORK_DONE_TOKEN,
