@@ -43,6 +43,7 @@ from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeLimits, ProbeRun
 from pluginary.scanner.lock import HeldLock, scan_lock
 from pluginary.scanner.moduleinfo import ModuleInfoError, read_module_info
+from pluginary.scanner.probe import PROBE_FAILED
 from pluginary.storage import connect
 
 P = ParamSpec("P")
@@ -493,6 +494,9 @@ def _ending(run: ProbeRun, limits: ProbeLimits) -> tuple[str, str]:
         return "crashed", f"the probe died with {run.signal}"
     if run.problem is not None:
         return "failed", f"the plugin corrupted the probe's report: {run.problem}"
+    if run.exit_code == PROBE_FAILED:
+        last = run.output_tail.strip().splitlines()[-1:] or ["no output"]
+        return "crashed", f"the probe failed (status {PROBE_FAILED}): {last[0][:200]}"
     if run.exit_code != 0:
         return "crashed", f"the probe exited with status {run.exit_code}"
     return "crashed", "the probe exited with status 0 before it finished (the plugin ended it)"

@@ -43,7 +43,12 @@ from typing import Any
 
 from pluginary.scanner import containment
 from pluginary.scanner.checks import noise_burst
-from pluginary.scanner.probe import RESULT_UNWRITABLE, ResultUnwritable, probe_bundle
+from pluginary.scanner.probe import (
+    PROBE_FAILED,
+    RESULT_UNWRITABLE,
+    ResultUnwritable,
+    probe_bundle,
+)
 
 HEARTBEAT_SECONDS = 1.0
 # A loop turn that took this much longer than it asked to sleep was a stall, not work.
@@ -196,7 +201,7 @@ class ForkServer:
         return pid  # Already gone; the id is only informative then.
 
     def become_probe(self, request: dict[str, Any], output: int, result: int) -> None:
-        code = 70
+        code = PROBE_FAILED
         try:
             os.setpgid(0, 0)
             containment.set_death_signal(signal.SIGKILL)

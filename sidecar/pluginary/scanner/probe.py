@@ -48,6 +48,8 @@ from pluginary.scanner.loadable import Unloadable, loadable_path
 MAX_ENUM_VALUES = 256
 # The probe's exit status when its result could not be written for the disk's reasons (EX_TEMPFAIL).
 RESULT_UNWRITABLE = 75
+# Its exit status when its own code raised (EX_SOFTWARE): a plugin broke something under it.
+PROBE_FAILED = 70
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
 

@@ -1,0 +1,253 @@
+"""Issue 12 through the real sidecar: the hostile plugin zoo, stalls, and our own scratch folder.
+
+- The whole zoo (``tests/zoo/``) beside real plugins: the scan answers a summary, the real plugins
+  are ok, each hostile bundle has the record naming what it did, nothing it started is left, and
+  the next scan is clean.
+- A stall of the sidecar (or of the sidecar and its fork server) longer than the probe timeout
+  invents no timeout and no phantom row: probes that finished during it are read as finished.
+- The scratch folder deleted or made unwritable mid-scan is our failure: StorageError naming it,
+  the task stays pending, no plugin is blamed, and resume finishes the scan.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultkit import (
+    Launch,
+    journal_tasks,
+    loading,
+    named,
+    scan_params,
+    without_dac_override,
+)
+from ledger import Ledger
+from rawclient import Sidecar, wait_gone
+
+from pluginary.paths import cache_paths
+from pluginary.scanner.containment import NO_NAMESPACE_ENV
+from processes import alive, proc_stat, wait_until
+from zoo_bundles import BEHAVIOURS, STAGES, zoo_name
+
+pytestmark = [
+    pytest.mark.failsafe,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
+
+STORAGE_ERROR = 1004
+TIMEOUT = 6.0  # Tight only for the bundles built to hang.
+LIMITS = {"timeoutSeconds": TIMEOUT, "memoryLimitMib": 512, "outputLimitMib": 8, "workers": 2}
+# What a PID namespace neutralises (a plugin's signals to its parent) loads like any plugin;
+# a plugin that only leaves processes behind is ok once they are gone.
+HARMLESS = {"kill_parent", "term_parent_group", "stop_parent", "daemon", "slow", "fork_many"}
+
+
+def every_plugin(sidecar: Sidecar) -> list[dict[str, Any]]:
+    """Every plugin of the catalogue, page by page."""
+    plugins: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = sidecar.result("pluginary/query", {"limit": 200, "cursor": cursor})
+        plugins += page["plugins"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            return plugins
+
+
+def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
+    launch: Launch, folder: Callable[..., Path], zoo: dict[str, Path], ledger: Ledger
+) -> None:
+    names = ["zoo-ok"] + [zoo_name(b, s) for b in BEHAVIOURS for s in STAGES]
+    plugins = folder("ZamComp.vst3", "ZamGate.vst3", extra=tuple(zoo[name] for name in names))
+    sidecar = launch(env={"ZOO_SLEEP_MS": "1000"})
+    sidecar.initialize()
+    summary = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
+    assert summary["discovered"] == summary["probed"] == len(names) + 2
+    by_bundle: dict[str, list[dict[str, Any]]] = {}
+    for plugin in every_plugin(sidecar):
+        record = sidecar.result("pluginary/plugin", {"id": plugin["id"]})
+        by_bundle.setdefault(Path(record["path"]).stem, []).append(record)
+    assert [r["status"] for r in by_bundle["ZamComp"] + by_bundle["ZamGate"]] == ["ok", "ok"]
+    hostile = {}
+    for name in names[1:]:
+        (record,) = by_bundle[name]
+        behaviour = name.split("-")[1]
+        if behaviour in HARMLESS:
+            assert record["status"] == "ok", (name, record["error"])
+        else:
+            assert record["status"] != "ok" and record["error"], (name, record)
+            hostile[name] = f"{record['status']}: {record['error'].split(' (')[0]}"
+    # Nothing any plugin started is left: the sidecar is alone again.
+    wait_until(lambda: sidecar.processes() == {sidecar.pid}, "the scan's processes are gone")
+    again = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
+    assert (again["probed"], again["unchanged"]) == (0, summary["discovered"])
+    assert sidecar.shutdown() == 0
+    ledger.record(
+        "hostile-zoo",
+        f"{len(names)} zoo bundles beside 2 real plugins: the real ones ok, "
+        f"{len(hostile)} hostile bundles each recorded non-ok with what it did, "
+        f"{len(names) - 1 - len(hostile)} harmless under containment recorded ok;"
+        " no process left; the next scan probed nothing",
+    )
+
+
+def the_one_crashed(sidecar: Sidecar) -> dict[str, Any]:
+    (summary,) = sidecar.result("pluginary/query", {"status": "crashed"})["plugins"]
+    return dict(sidecar.result("pluginary/plugin", {"id": summary["id"]}))
+
+
+def _fork_servers(sidecar: Sidecar) -> set[int]:
+    """The sidecar's fork server processes (the waiting one and, in a namespace, its init)."""
+    found: set[int] = set()
+    parents = {sidecar.pid}
+    while True:
+        more = {
+            pid
+            for pid in sidecar.processes() - found
+            if (stat := proc_stat(pid)) is not None
+            and stat[1] in parents
+            and b"pluginary.scanner.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            and not loading(".vst3", {pid})  # Not a probe: probes map a plugin.
+        }
+        if not more:
+            return found
+        found |= more
+        parents = more
+
+
+@pytest.mark.parametrize("stopped", ["sidecar", "sidecar and fork server"])
+def test_a_stall_longer_than_the_timeout_invents_no_failure(
+    stopped: str,
+    launch: Launch,
+    folder: Callable[..., Path],
+    zoo: dict[str, Path],
+    ledger: Ledger,
+) -> None:
+    plugins = folder("ZamComp.vst3", extra=(zoo["zoo-slow-enumerate"],))
+    sidecar = launch(env={"ZOO_SLEEP_MS": "1500"})
+    sidecar.initialize()
+    timeout = 3.0
+    scan = sidecar.request("pluginary/scan", scan_params(plugins, timeoutSeconds=timeout))
+    (probe,) = sidecar.wait_for(
+        lambda: loading("zoo-slow-enumerate.so", sidecar.processes()), "the slow plugin loads"
+    )
+    frozen = {sidecar.pid} | (_fork_servers(sidecar) if stopped != "sidecar" else set())
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # The probe carries on and ends while they are stopped (a zombie if its parent is).
+        wait_until(lambda: not alive(probe), "the slow probe ends during the stall", timeout=30)
+        time.sleep(timeout + 1)  # The stall itself: past the probe's deadline.
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    summary = sidecar.response(scan)["result"]
+    assert (summary["ok"], summary["timedOut"], summary["crashed"]) == (2, 0, 0)
+    plugins_found = every_plugin(sidecar)
+    assert sorted(p["name"] for p in plugins_found) == ["ZamComp", "zoo-slow-enumerate"]
+    assert sidecar.shutdown() == 0
+    ledger.record(
+        "stall",
+        f"{stopped} stopped for longer than the timeout while a probe finished: read as"
+        " finished, no timeout, no phantom row",
+    )
+
+
+@pytest.mark.parametrize("fault", ["deleted", "unwritable"])
+def test_a_broken_scratch_folder_is_our_failure_not_the_plugins(
+    fault: str,
+    launch: Launch,
+    real_plugins: Path,
+    zoo: dict[str, Path],
+    ledger: Ledger,
+    tmp_path: Path,
+) -> None:
+    # The slow plugin first, ZamComp after it (one probe at a time): the fault hits while the
+    # slow one runs, so both the probe in flight and the next one meet it.
+    plugins = tmp_path / "plugins"
+    shutil.copytree(zoo["zoo-slow-enumerate"], plugins / "a" / "zoo-slow-enumerate.vst3")
+    (plugins / "b").mkdir()
+    (plugins / "b" / "ZamComp.vst3").symlink_to(real_plugins / "ZamComp.vst3")
+    # Without root's power to ignore permissions, so that mode 0555 means unwritable.
+    sidecar = launch(env={"ZOO_SLEEP_MS": "1500"}, preexec_fn=without_dac_override)
+    sidecar.initialize()
+    scratch = cache_paths(tmp_path / "cache").probes
+    scan = sidecar.request("pluginary/scan", scan_params(plugins, timeoutSeconds=60, workers=1))
+    sidecar.wait_for(
+        lambda: loading("zoo-slow-enumerate.so", sidecar.processes()), "the slow plugin loads"
+    )
+    if fault == "deleted":
+        shutil.rmtree(scratch)
+    else:
+        scratch.chmod(0o555)
+    try:
+        answer = sidecar.response(scan)
+    finally:
+        if scratch.exists():
+            scratch.chmod(0o755)
+    assert answer["error"]["code"] == STORAGE_ERROR, answer
+    assert str(scratch) in answer["error"]["message"]
+    # No plugin carries the blame: nothing is settled as a failure, the task waits to resume.
+    states = {Path(bundle).name: state for _, bundle, state, _ in journal_tasks(tmp_path / "cache")}
+    assert "crashed" not in states.values() and "failed" not in states.values(), states
+    waiting = {name for name, state in states.items() if state == "pending"}
+    # Deleted: the probe in flight lost its report, so it waits too. Unwritable: it had its
+    # files already and finished; the next probe could not start.
+    if fault == "deleted":
+        assert waiting == {"zoo-slow-enumerate.vst3", "ZamComp.vst3"}
+    else:
+        assert waiting == {"ZamComp.vst3"} and states["zoo-slow-enumerate.vst3"] == "ok"
+    summary = sidecar.result("pluginary/resume")
+    assert (summary["ok"], summary["crashed"], summary["failed"]) == (2, 0, 0)
+    assert sidecar.shutdown() == 0
+    ledger.record(
+        "scratch-broken",
+        f"scratch folder {fault} mid-scan: StorageError naming it, the task left pending,"
+        " no plugin blamed; resume finished the scan",
+    )
+
+
+@pytest.mark.parametrize("isolation", ["pid-namespace", "process-group"])
+def test_a_killed_fork_server_leaves_no_plugin_process_behind(
+    isolation: str,
+    launch: Launch,
+    folder: Callable[..., Path],
+    hang_tree: Path,
+    ledger: Ledger,
+) -> None:
+    """hang_tree's helpers (one escaped into a session of its own, neither with a death signal)
+    outlive a plain SIGKILL of their probe's parent; here they must not outlive the scan."""
+    plugins = folder("ZamComp.vst3", extra=(hang_tree,))
+    env = {NO_NAMESPACE_ENV: "1"} if isolation == "process-group" else {}
+    sidecar = launch(env=env)
+    sidecar.initialize()
+    scan = sidecar.request("pluginary/scan", scan_params(plugins, timeoutSeconds=600, workers=1))
+    helpers = sidecar.wait_for(
+        lambda: len(found := named("pluginary-ht", sidecar.processes())) == 2 and found,
+        "the hanging plugin's child and escaped grandchild run",
+    )
+    servers = _fork_servers(sidecar)
+    (outer,) = [pid for pid in servers if proc_stat(pid)[1] == sidecar.pid]  # type: ignore[index]
+    os.kill(outer, signal.SIGKILL)
+    gone = wait_gone(helpers, "the plugin's helpers", timeout=30)
+    # It was probed alone (one probe at a time): the server's death is its record.
+    summary = sidecar.response(scan)["result"]
+    assert (summary["ok"], summary["crashed"]) == (1, 1)
+    record = the_one_crashed(sidecar)
+    assert record["error"].startswith("the probe server went down while probing it alone")
+    wait_until(lambda: sidecar.processes() == {sidecar.pid}, "the scan's processes are gone")
+    assert sidecar.shutdown() == 0
+    ledger.record(
+        "forkserver-killed",
+        f"fork server SIGKILLed while a plugin's escaped helpers ran ({isolation}): helpers"
+        " killed, the bundle (probed alone) recorded crashed, the scan committed",
+        helpers_gone_after_kill=gone,
+    )
