@@ -28,6 +28,7 @@ FAULTS: dict[str, str] = {
     "stall": "10. The sidecar (and its fork server) stopped longer than the probe timeout",
     "scratch-broken": "10. The probes' scratch folder deleted or unwritable mid-scan",
     "forkserver-killed": "10. The fork server SIGKILLed while a plugin's escaped helpers run",
+    "neighbour-deaths": "10. The sidecar dies twice; an innocent plugin beside the culprit once",
     "sidecar-sigkill": "3. The sidecar is SIGKILLed mid-scan (seeded fault points)",
     "sidecar-sigkill-external": "3. The sidecar is SIGKILLed mid-scan from outside",
     "commit-crash": "4. The sidecar dies around the catalogue commit",

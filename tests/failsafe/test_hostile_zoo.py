@@ -251,3 +251,50 @@ def test_a_killed_fork_server_leaves_no_plugin_process_behind(
         " killed, the bundle (probed alone) recorded crashed, the scan committed",
         helpers_gone_after_kill=gone,
     )
+
+
+def test_a_neighbour_at_two_scanner_deaths_is_not_blamed(
+    launch: Launch, folder: Callable[..., Path], zoo: dict[str, Path], ledger: Ledger
+) -> None:
+    """The sidecar dies (SIGKILL) twice while a hanging plugin runs; the first time a slow but
+    innocent plugin runs beside it. Only the one running alone at both deaths is blamed."""
+    hang, slow = zoo["zoo-hang-enumerate"], zoo["zoo-slow-enumerate"]
+    plugins = folder(real=False, extra=(hang, slow))
+    env = {"ZOO_SLEEP_MS": "3000"}
+    first = launch(env=env)
+    first.initialize()
+    first.request("pluginary/scan", scan_params(plugins, timeoutSeconds=600, workers=2))
+    first.wait_for(
+        lambda: (
+            loading("zoo-hang-enumerate.so", procs := first.processes())
+            and loading("zoo-slow-enumerate.so", procs)
+        ),
+        "both plugins load at once",
+    )
+    first.signal(signal.SIGKILL)
+    first.wait_exit()
+    # Both were running at that death: each is probed alone from now on, one at a time.
+    second = launch(env=env)
+    second.initialize()
+    second.request("pluginary/resume")
+    second.wait_for(
+        lambda: loading("zoo-hang-enumerate.so", second.processes()), "the hanging plugin loads"
+    )
+    assert not loading("zoo-slow-enumerate.so", second.processes())  # It runs alone.
+    second.signal(signal.SIGKILL)
+    second.wait_exit()
+    third = launch(env=env)
+    third.initialize()
+    summary = third.result("pluginary/resume")
+    assert (summary["ok"], summary["crashed"]) == (1, 1), summary
+    culprit = the_one_crashed(third)
+    assert Path(culprit["path"]).name == hang.name
+    assert culprit["error"] == "took the scanner down 2 times while loading"
+    (innocent,) = third.result("pluginary/query", {"status": "ok"})["plugins"]
+    assert innocent["name"] == "zoo-slow-enumerate"
+    assert third.shutdown() == 0
+    ledger.record(
+        "neighbour-deaths",
+        "sidecar SIGKILLed twice while a hanging plugin ran (beside an innocent one the first"
+        " time): the innocent one ok, the one alone at the second death blamed",
+    )

@@ -378,6 +378,8 @@ def scan_params(params: Any, settings: Settings) -> tuple[ScanOptions, ProgressT
     base = ScanOptions(
         workers=settings.workers,
         timeout_seconds=settings.timeout_seconds,
+        memory_limit_mib=settings.memory_limit_mib,
+        output_limit_mib=settings.output_limit_mib,
         audio_check=settings.audio_check,
     )
     options, extras = decode(ScanOptions, params, base=base, extra=(WORK_DONE_TOKEN,))
