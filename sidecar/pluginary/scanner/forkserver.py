@@ -9,8 +9,9 @@ Requests: ``{"op": "probe", "task": N, "bundle": P, "format": "vst3"|"au", "clas
 "output_mib": M|null}``, ``{"op": "kill", "task": N}`` (cancel) and ``{"op": "stop"}``.
 Reports: ``{"ready": true, "pid": P, "isolation": I}`` once; per probe ``{"started": N, "pid": P}``
 then ``{"exited": N, "code": C, "signal": S, "limit": "time"|"memory"|"output"|null}`` — or
-``{"refused": N, "error": E}`` when the probe's files cannot be created (our failure, not the
-plugin's); and ``{"alive": true}`` every second while probes run, so a stopped server is noticed.
+``{"refused": N, "error": E, "path": F}`` when the probe cannot start (its files cannot be
+created, ``path`` names the one; or no process can be forked): our failure, not the plugin's;
+and ``{"alive": true}`` every second while probes run, so a stopped server is noticed.
 
 The limits are enforced here, not by the scanner: this loop reaps the children that finished
 before it looks at any deadline, and a stall of this process (SIGSTOP, a frozen machine) moves the
@@ -174,14 +175,26 @@ class ForkServer:
                 for key in ("output", "result")
             ]
         except OSError as error:
-            self.report({"refused": task, "error": f"cannot create {error.filename}: {error}"})
+            self.report(
+                {
+                    "refused": task,
+                    "error": f"cannot create {error.filename}: {error.strerror}",
+                    "path": error.filename,
+                }
+            )
             return
         memory = request.get("memory_mib")
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as error:  # Out of processes or memory: the machine's state, not a plugin.
+            self.report({"refused": task, "error": f"cannot fork a probe: {error}"})
+            pid = -1
         if pid == 0:
             self.become_probe(request, *files)
         for fd in files:
             os.close(fd)
+        if pid < 0:
+            return
         # Set the group from both sides so a kill sent right after this report cannot miss it.
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)

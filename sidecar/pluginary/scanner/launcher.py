@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +39,8 @@ WATCHDOG_SECONDS = 20.0
 OVERDUE_GRACE_SECONDS = 60.0
 TICK_SECONDS = 1.0
 STALL_SLACK_SECONDS = 1.0
+# The fork server's reports are a few hundred bytes; a longer line is not one of them.
+MAX_REPORT_LINE = 64 * 1024
 TOKEN_ENV = "PLUGINARY_PROBE_TOKEN"
 SCANNER_PID_ENV = "PLUGINARY_SCANNER_PID"
 
@@ -103,6 +105,10 @@ class ForkServerDied(RuntimeError):
     """The fork server could not be started at all."""
 
 
+class ProbeStartFailed(RuntimeError):
+    """The machine would not start a probe (no process could be forked): nobody's plugin."""
+
+
 @dataclass
 class _Pending:
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -141,8 +147,10 @@ class ForkServerLauncher:
         *,
         watchdog_seconds: float = WATCHDOG_SECONDS,
         log: Callable[[str], None] | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "pluginary.scanner.forkserver"),
     ) -> None:
         self.scratch = scratch
+        self.command = list(command)
         self.log = log or _log_to_stderr
         self.watchdog_ticks = max(2, round(watchdog_seconds / TICK_SECONDS))
         self._server: _Server | None = None
@@ -167,7 +175,7 @@ class ForkServerLauncher:
                 raise RuntimeError("ForkServerLauncher is used outside its `async with` block")
             token = uuid.uuid4().hex
             process = await anyio.open_process(
-                [sys.executable, "-m", "pluginary.scanner.forkserver"],
+                self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=None,
@@ -195,6 +203,8 @@ class ForkServerLauncher:
             async for chunk in server.process.stdout:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
+                if len(buffer) > MAX_REPORT_LINE:
+                    lines.append(buffer)  # Judged, and refused, like any other line.
                 for line in lines:
                     server.heard = True
                     problem = self._dispatch(server, line)
@@ -210,6 +220,8 @@ class ForkServerLauncher:
 
     def _dispatch(self, server: _Server, line: bytes) -> str | None:
         """Hand one report to whoever waits for it; say what is wrong with it, if anything."""
+        if len(line) > MAX_REPORT_LINE:
+            return f"a line over {MAX_REPORT_LINE} bytes"
         try:
             report = json.loads(line)
         except ValueError:
@@ -322,9 +334,11 @@ class ForkServerLauncher:
             if report is None:
                 report = {"code": None, "signal": None, "limit": None}
             elif "refused" in report:
-                raise StorageError(
-                    f"cannot start a probe: {report['error']}", path=str(self.scratch)
-                )
+                if isinstance(report.get("path"), str):
+                    raise StorageError(
+                        f"cannot start a probe: {report['error']}", path=report["path"]
+                    )
+                raise ProbeStartFailed(f"cannot start a probe: {report['error']}")
             if report["code"] == RESULT_UNWRITABLE:
                 self._check_scratch(result_path)  # A plugin may exit with that status too.
             data = self._read_result(result_path)
@@ -408,7 +422,7 @@ def _well_formed_end(report: dict[str, Any]) -> bool:
     if not isinstance(task, int) or isinstance(task, bool):
         return False
     if "refused" in report:
-        return isinstance(report.get("error"), str)
+        return isinstance(report.get("error"), str) and isinstance(report.get("path"), str | None)
     code, signal_name, limit = report.get("code"), report.get("signal"), report.get("limit")
     return (
         (code is None or (isinstance(code, int) and not isinstance(code, bool)))
