@@ -342,7 +342,9 @@ class Scanner:
                     audio=options.audio_check,
                 )
                 if in_flight[task.id] and _maybe_a_neighbours_doing(run):
-                    self.log(f"{task.bundle}: {_ending(run, limits)[1]}; probing it again alone")
+                    why = f"its probe server went down ({run.lost})" if run.lost else ""
+                    why = why or f"its probe died with {run.signal}"
+                    self.log(f"{display(task.bundle)}: {why} beside others; probing it again alone")
                     await self._in_thread(journal.run_alone, task.id)
                 else:
                     state, records, follow_ups = interpret(task, run, limits)

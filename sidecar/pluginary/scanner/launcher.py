@@ -128,6 +128,7 @@ class _Server:
         self.ready = anyio.Event()
         self.heard = True  # Heard from since the watchdog's last tick.
         self.death: str | None = None  # Why it is no longer used.
+        self.watch = anyio.CancelScope()  # The watchdog's, ended with the server.
 
     def kill(self, reason: str) -> None:
         if self.death is None:
@@ -255,6 +256,7 @@ class ForkServerLauncher:
         elif code and server.death == "it exited":
             server.death = f"it exited with status {code}"
         server.ready.set()
+        server.watch.cancel()
         for pending in server.pending.values():
             pending.done.set()  # report stays None: lost.
         if server.isolation != "pid-namespace":
@@ -264,6 +266,10 @@ class ForkServerLauncher:
 
     async def _watch(self, server: _Server) -> None:
         """Kill a server that stopped answering, counting only ticks that were not our stalls."""
+        with server.watch:
+            await self._watch_ticks(server)
+
+    async def _watch_ticks(self, server: _Server) -> None:
         silent = 0
         while server.death is None:
             before = time.monotonic()
