@@ -86,13 +86,15 @@ def _fail(message: str, details: Sequence[str] = ()) -> NoReturn:
 
 def _read(question: Callable[[CachePaths], T]) -> T:
     """``question(paths)`` on this cache, in this process; a failure is one line and status 1."""
-    from pluginary.catalog.lookup import AmbiguousPlugin
+    from pluginary.catalog.lookup import MAX_CANDIDATES, AmbiguousPlugin
     from pluginary.errors import PluginaryError
 
     try:
         return question(cache_paths())
     except AmbiguousPlugin as error:
-        _fail(str(error), [f"{ident}  {name}" for ident, name in error.candidates])
+        shown = [f"{ident}  {name}" for ident, name in error.candidates[:MAX_CANDIDATES]]
+        more = len(error.candidates) - len(shown)
+        _fail(str(error), [*shown, f"... and {more} more"] if more else shown)
     except (PluginaryError, OSError) as error:
         _fail(str(error))
 
