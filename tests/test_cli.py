@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +143,48 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes(
     assert interrupted is not None and interrupted["total"] == 2 and interrupted["done"] <= 1
     finished = json.loads(run(cache, "resume", "--json").stdout)
     assert (finished["ok"], finished["timedOut"]) == (1, 1)
+
+
+def test_ctrl_c_on_a_terminal_leaves_no_progress_line(
+    misbehaving_plugins: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "plugins"
+    shutil.copytree(misbehaving_plugins["hang"], folder / "hang.vst3", symlinks=True)
+    cache = tmp_path / "cache"
+    screen, terminal = pty.openpty()  # stderr on a terminal: the live progress bar is drawn.
+    scan = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(cache), "scan", "--folder", str(folder), "--only"],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+
+    def read_screen() -> None:  # Drained as it comes, or the scan would block writing.
+        with contextlib.suppress(OSError):  # EIO: the terminal's last writer has gone.
+            while chunk := os.read(screen, 65536):
+                shown.extend(chunk)
+
+    reader = threading.Thread(target=read_screen, daemon=True)
+    reader.start()
+    wait_until(
+        lambda: (
+            any(b.endswith("hang.vst3") for b in running_bundles(cache)) and b"Scanning" in shown
+        ),
+        "the hanging plugin is being probed, with the bar drawn",
+        timeout=60,
+    )
+    scan.send_signal(signal.SIGINT)
+    assert scan.wait(timeout=60) == 1
+    reader.join(timeout=30)
+    os.close(screen)
+    text = bytes(shown).decode(errors="replace")
+    after_bar = text[text.rindex("Scanning") :]
+    # The bar's line is erased before the message, and the cursor shown again.
+    erased = after_bar.index("\x1b[2K")
+    assert "\x1b[?25h" in after_bar and erased < after_bar.index("Scan interrupted")
+    assert after_bar.rstrip().endswith("to finish it.")
 
 
 def test_ignore_list_commands(tmp_path: Path) -> None:
