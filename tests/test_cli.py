@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pty
+import re
 import shutil
 import signal
 import sqlite3
@@ -260,6 +261,28 @@ def test_piped_list_is_tab_separated_and_never_cuts_an_id(scanned: Path) -> None
     assert [row[0] for row in rows] == ids  # No header line: every line is a plugin.
     assert all(len(row) == 9 for row in rows)
     assert next(r for r in rows if r[1] == "ZamComp")[1:4] == ["ZamComp", "Damien Zammit", "effect"]
+
+
+def test_table_on_a_narrow_terminal_keeps_ids_whole(scanned: Path) -> None:
+    ids = list(json.loads(run(scanned, "list", "--json").stdout))
+    screen, terminal = pty.openpty()
+    lister = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(scanned), "list"],
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "60", "TERM": "xterm", "NO_COLOR": "1"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+    with contextlib.suppress(OSError):  # EIO: the terminal's last writer has gone.
+        while chunk := os.read(screen, 65536):
+            shown.extend(chunk)
+    os.close(screen)
+    assert lister.wait(timeout=60) == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.decode()).splitlines()
+    assert lines[0].split() == ["Id", "Name", "Status"]  # What does not fit is left out.
+    assert all(len(line) <= 60 for line in lines)
+    assert all(any(line.split()[:1] == [ident] for line in lines) for ident in ids)
 
 
 def test_show_takes_an_id_prefix_or_a_name(scanned: Path) -> None:

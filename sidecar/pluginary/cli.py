@@ -405,25 +405,42 @@ def _list_row(p: dict[str, Any]) -> list[str]:
     ]
 
 
+LIST_COLUMNS = ("Id", "Name", "Vendor", "Kind", "Category", "Status", "Params", "Ch", "Latency")
+# On a narrow terminal, columns go in this order until the table fits (Id, Name, Status stay).
+LIST_DROPPED_FIRST = ("Category", "Vendor", "Latency", "Ch", "Params", "Kind")
+
+
 def _print_table(plugins: list[dict[str, Any]], rows: list[list[str]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    widths = {
+        column: max(len(column), *(len(row[i]) for row in rows)) + 2  # Padding: 1 each side.
+        for i, column in enumerate(LIST_COLUMNS)
+    }
+    shown = list(LIST_COLUMNS)
+    for column in LIST_DROPPED_FIRST:
+        if sum(widths[c] for c in shown) <= stdout.width:
+            break
+        shown.remove(column)
     table = Table(box=None, header_style="bold")
-    columns = ("Id", "Name", "Vendor", "Kind", "Category", "Status", "Params", "Ch", "Latency")
-    for column in columns:
+    for column in shown:
         table.add_column(
             column,
             justify="right" if column in ("Params", "Latency") else "left",
             # An id is for copying: it is never wrapped or cut; other columns fold instead.
             no_wrap=column == "Id",
-            min_width=max(len(row[0]) for row in rows) if column == "Id" else None,
+            min_width=widths["Id"] - 2 if column == "Id" else None,
             overflow="fold",
         )
+    keep = [LIST_COLUMNS.index(column) for column in shown]
     for p, row in zip(plugins, rows, strict=True):
         style = "" if p["status"] == "ok" else "red"
         # Text cells: a name like "Gain [dB]" is data, never rich markup.
-        table.add_row(*map(Text, row), style=style if p["audioOk"] is not False else "yellow")
+        table.add_row(
+            *(Text(row[i]) for i in keep),
+            style=style if p["audioOk"] is not False else "yellow",
+        )
     stdout.print(table)
 
 
