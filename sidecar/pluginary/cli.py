@@ -469,9 +469,9 @@ def _complete_plugin(
 @click.argument("plugin", metavar="ID|NAME", shell_complete=_complete_plugin)
 @click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
 def show(plugin: str, as_json: bool) -> None:
-    """Show one plugin, given by id, the start of its id, or its name (any case).
+    """Show one plugin's metadata, probe outcome and parameters.
 
-    Metadata, probe outcome and its parameters.
+    The plugin is given by its id, the start of its id, or its name (any case).
     """
     from rich.table import Table
     from rich.text import Text
