@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from pluginary.paths import cache_paths
 from pluginary.scanner.engine import RETRY_TIMEOUT_SCALE, task_timeout
 from pluginary.scanner.ignorelist import add_ignore_entry
 from pluginary.server.status import collect_status
-from scan_helpers import copy_bundles, scan, scanner_for
+from scan_helpers import copy_bundles, scan, scan_in_subprocess, scanner_for
 
 pytestmark = pytest.mark.worker
 
@@ -90,3 +92,16 @@ def test_the_summary_adds_up_with_ignored_bundles(real_plugins: Path, tmp_path: 
     assert (again.probed, again.ignored, again.unchanged, again.ok) == (0, 1, 2, 0)
     assert again.catalog_by_status == {"ok": 1, "failed": 1, "timeout": 0, "crashed": 0}
     assert adds_up(again)
+
+
+def test_the_summary_adds_up_when_a_scan_replaces_an_interrupted_one(
+    real_plugins: Path, tmp_path: Path
+) -> None:
+    folder = copy_bundles(real_plugins, ["ZamComp.vst3", "ZamGate.vst3"], tmp_path / "plugins")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PLUGINARY_FAULT": "probe:after-result@1"}
+    killed = scan_in_subprocess(cache, "scan", [folder], env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    result = scan(cache, folder).summary  # A new scan, not a resume: it keeps what was done.
+    assert (result.discovered, result.kept, result.probed, result.unchanged) == (2, 1, 1, 0)
+    assert result.ok == 2 and adds_up(result)
