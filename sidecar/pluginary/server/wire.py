@@ -40,6 +40,7 @@ from pluginary.models import (
     QueryPage,
     RunningScan,
     ScanOptions,
+    ScanProblem,
     ScanSummary,
     ServerStatus,
 )
@@ -103,6 +104,7 @@ SCHEMA_TYPES: dict[str, type[Any]] = {
     "PluginaryCapabilities": Capabilities,
     "ScanParams": ScanOptions,
     "ScanSummary": ScanSummary,
+    "ScanProblem": ScanProblem,
     "QueryParams": PluginQuery,
     "QueryResult": QueryPage,
     "PluginSummary": PluginSummary,
