@@ -420,3 +420,16 @@ def test_a_scan_that_finds_nothing_says_where_it_looked(tmp_path: Path) -> None:
     out = run(tmp_path / "cache", "scan", "--folder", str(empty), "--only").stdout
     assert "No plugin bundles found" in out and f"  {empty}\n" in out
     assert "--folder PATH" in out and "VST3_PATH" in out
+
+
+def test_status_after_a_no_change_scan_shows_the_catalogue_not_zero(
+    real_plugins: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "ZamComp.vst3").symlink_to(real_plugins / "ZamComp.vst3")
+    for _ in range(2):  # The second scan finds nothing new.
+        run(tmp_path / "cache", "scan", "--folder", str(folder), "--only", "--json")
+    shown = run(tmp_path / "cache", "status").stdout
+    assert "Catalogue: 1 plugins in 1 bundles (1 ok)" in shown
+    assert ": 1 found, 0 probed, 1 unchanged, 0 ignored, 0 kept, 0 removed" in shown

@@ -664,10 +664,13 @@ def status(as_json: bool) -> None:
             " probes done — run `pluginary resume`"
         )
     if info["lastScan"]:
+        # What the scan did (bundles), then what the catalogue holds since (plugins): a scan that
+        # found nothing new probed nothing, but the catalogue still has every plugin.
         last = info["lastScan"]
         _line(
-            f"  Last scan: {last['scanId']}: {last['ok']} ok, {last['failed']} failed,"
-            f" {last['timedOut']} timed out, {last['crashed']} crashed"
+            f"  Last scan: {last['scanId']}: {last['discovered']} found, {last['probed']} probed,"
+            f" {last['unchanged']} unchanged, {last.get('ignored', 0)} ignored,"
+            f" {last.get('kept', 0)} kept, {last['removed']} removed"
         )
 
 
