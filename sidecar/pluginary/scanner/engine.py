@@ -380,8 +380,8 @@ class Scanner:
                     audio=options.audio_check,
                 )
                 if in_flight[task.id] and _maybe_a_neighbours_doing(run):
-                    why = f"its probe server went down ({run.lost})" if run.lost else ""
-                    why = why or f"its probe died with {run.signal}"
+                    died = f"its probe died with {run.signal}"
+                    why = f"its probe server went down ({run.lost})" if run.lost else died
                     self.log(f"{display(task.bundle)}: {why} beside others; probing it again alone")
                     await self._in_thread(journal.run_alone, task.id)
                 else:
