@@ -94,7 +94,9 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
     args = [arg for f in filters for arg in f.args]
     if query.cursor:
         name, ident = _decode_cursor(query.cursor)
-        where.append("(p.name COLLATE NOCASE, p.id) > (?, ?)")
+        # The collation on the right, not the left: only then does SQLite seek the name index
+        # to the cursor instead of scanning it from the start (every page would cost more).
+        where.append("(p.name, p.id) > (? COLLATE NOCASE, ?)")
         args += [name, ident]
     source = "plugins p INDEXED BY plugins_name" if wide else "plugins p"
     rows = db.execute(
