@@ -710,9 +710,43 @@ def ignore_list() -> None:
         try:
             return list(load_ignore_list(paths.ignore_list).entries)
         except IgnoreListError as error:
-            _fail(f"{paths.ignore_list}: {error}")
+            _fail(str(error))  # It names the file (and the line).
 
     click.echo(one_line(str(cache_paths().ignore_list)), err=True)
     for entry in _read(entries):
         suffix = f" :: {entry.class_name}" if entry.class_name else ""
         click.echo(one_line(f"{entry.pattern}{suffix}"))
+
+
+@ignore.command(name="remove")
+@click.argument("pattern")
+@click.option("--class", "class_name", help="Remove the entry of this plugin class of the bundle.")
+def ignore_remove(pattern: str, class_name: str | None) -> None:
+    """Remove one entry from the ignore list, keeping every other line.
+
+    Name the entry as 'ignore list' prints it: PATTERN, or 'PATTERN :: NAME' (or PATTERN with
+    --class NAME) for one plugin class. Only that entry goes: the same pattern for other
+    classes, or for the whole bundle, stays.
+    """
+    from pluginary.scanner.ignorelist import (
+        IgnoreListError,
+        entry_line,
+        entry_named,
+        remove_ignore_entry,
+    )
+
+    try:
+        entry = entry_named(pattern, class_name)
+    except IgnoreListError as error:
+        raise click.BadParameter(str(error), param_hint="PATTERN") from error
+
+    def remove(paths: CachePaths) -> int:
+        try:
+            return remove_ignore_entry(paths.ignore_list, *entry)
+        except IgnoreListError as error:  # Not there, or the list itself cannot be read.
+            _fail(str(error))
+
+    removed = _read(remove)
+    lines = f" ({removed} lines)" if removed > 1 else ""
+    shown = one_line(f"{entry_line(*entry)!r}{lines} from {cache_paths().ignore_list}")
+    click.echo(f"Removed {shown}", err=True)
