@@ -1,4 +1,4 @@
-"""``pluginary ignore remove``, run as a user would.
+"""``pluginary ignore remove``, and the help every command and group prints, run as a user would.
 
 The command runs as ``python -m pluginary`` (this interpreter, its environment): the sources
 under test, whether or not they are the installed ones.
@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import pytest
+
+from pluginary.cli import main
 
 pytestmark = pytest.mark.e2e
 
@@ -173,3 +177,55 @@ def test_a_read_only_cache_or_list_is_one_line(
     )
     assert listed.read_text(encoding="utf-8") == LIST
     assert sorted(os.listdir(cache)) == ["ignore.txt"]
+
+
+# -- help: every listing shows each command's whole first sentence (issue 13) ------------------
+
+
+def first_sentence(help_text: str) -> str:
+    """The first sentence of the first paragraph: up to a '.' before a capital, or all of it."""
+    paragraph = " ".join(help_text.split("\n\n")[0].split())
+    found = re.search(r"\.(?=\s+[A-Z])", paragraph)
+    return paragraph[: found.end()] if found else paragraph
+
+
+def listed_commands(help_output: str) -> dict[str, str]:
+    """The 'Commands:' section of a group's help: name -> its text, wrapped lines joined."""
+    section = help_output.split("\nCommands:\n", 1)[1]
+    listed: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        if not line.startswith("  "):
+            break
+        name, _, text = line.strip().partition("  ")
+        if line.startswith("   "):  # A wrapped line of the command above.
+            listed[list(listed)[-1]].append(line.strip())
+        else:
+            listed[name] = [text.strip()]
+    return {name: " ".join(parts) for name, parts in listed.items()}
+
+
+def every_command(
+    command: click.Command, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from every_command(sub, (*path, name))
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_no_help_cuts_its_text(tmp_path: Path, columns: int) -> None:
+    groups = 0
+    for path, command in every_command(main):
+        shown = run(tmp_path, *path, "--help", columns=columns).stdout
+        for line in shown.splitlines():
+            # "[ARGS]..." in a usage line means "more of them"; anywhere else, cut text.
+            if not line.startswith("Usage:"):
+                assert not line.rstrip().endswith("..."), (path, line)
+        if isinstance(command, click.Group):
+            groups += 1
+            expected = {
+                name: first_sentence(sub.help or "") for name, sub in command.commands.items()
+            }
+            assert listed_commands(shown) == expected, path
+    assert groups == 2  # pluginary and pluginary ignore: the walk did reach the subgroup.
