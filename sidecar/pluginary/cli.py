@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -72,8 +73,41 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
 
 
-class _Commands(click.Group):
+def _first_sentence(text: str) -> str:
+    """The first sentence of ``text``'s first paragraph, whole.
+
+    A sentence ends at ".", "!" or "?" before a capital letter or at the paragraph's end, so
+    "(e.g. '*.vst3')" does not end one (click's own rule would stop there).
+    """
+    paragraph = " ".join(text.split("\n\n", 1)[0].replace("\b", "").split())
+    found = re.search(r"[.!?](?=\s+[A-Z]|$)", paragraph)
+    return paragraph[: found.end()] if found else paragraph
+
+
+class _Command(click.Command):
+    """A command listed in its group's help by its help's whole first sentence.
+
+    Made from the help, click's short help is cut to the terminal's width ("..."); given, it is
+    shown whole, wrapped if need be. So it is given: the first sentence.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.help and not self.short_help:
+            self.short_help = _first_sentence(self.help)
+
+
+class _Group(_Command, click.Group):
+    """A group of commands, listed like any command; its commands are _Command."""
+
+    command_class = _Command
+    group_class: type[click.Group | type] | None = type  # Its subgroups are _Groups too.
+
+
+class _Commands(_Group):
     """The command group; output into a closed pipe (``pluginary list | head``) ends quietly."""
+
+    group_class = _Group
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -133,7 +167,10 @@ def _read(question: Callable[[CachePaths], T]) -> T:
 
 @main.command()
 def serve() -> None:
-    """Serve the Pluginary protocol over stdin/stdout (LSP base protocol) for a host program."""
+    """Serve the Pluginary protocol over stdin/stdout, for a host program.
+
+    Messages are framed as in LSP's base protocol; see protocol/README.md.
+    """
     # Imported here: the server's dependencies (pygls, lsprotocol) cost time other commands skip.
     from pluginary.server.main import serve as run
 
@@ -351,7 +388,7 @@ def scan(
     output_limit: float | None,
     as_json: bool,
 ) -> None:
-    """Scan for plugins: probe what is new or changed, then update the catalogue."""
+    """Find plugins, probe the new or changed ones, update the catalogue."""
     if only and not folders:
         raise click.UsageError("--only needs at least one --folder")
     from pluginary import local_scan
@@ -376,7 +413,7 @@ def scan(
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def resume(as_json: bool) -> None:
-    """Finish a scan that was interrupted (cancelled, killed, or its host closed)."""
+    """Finish an interrupted scan (cancelled, killed, or its host closed)."""
     from pluginary import local_scan
 
     _print_summary(_run_scan(local_scan.resume), as_json)
@@ -420,7 +457,7 @@ def list_plugins(
     audio_ok: bool | None,
     as_json: bool,
 ) -> None:
-    """List the plugins in the catalogue (all of them, or those matching every filter).
+    """List the plugins in the catalogue, or those matching every filter.
 
     On a terminal, a table; into a pipe or a file, one plugin a line, its fields separated by
     tabs and never cut: id, name, vendor, kind, category, status, parameters, channels, latency.
@@ -686,7 +723,10 @@ def _values(parameter: dict[str, Any]) -> str:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(as_json: bool) -> None:
-    """Show the cache, catalogue counts, and the running, interrupted and last scans."""
+    """Show the cache, the catalogue's counts and the state of scans.
+
+    The scans: the one running now, the one interrupted (if any) and the last one.
+    """
     from pluginary.local import status as read
 
     info = _read(read)
@@ -733,7 +773,10 @@ def ignore() -> None:
 @click.argument("pattern")
 @click.option("--class", "class_name", help="Ignore only this plugin class of the bundle.")
 def ignore_add(pattern: str, class_name: str | None) -> None:
-    """Add a bundle path or glob (e.g. '**/Crashy*.vst3') to the ignore list."""
+    """Add a bundle's path, or a glob of paths, to the ignore list.
+
+    For example '**/Crashy*.vst3'; with --class, only that plugin class of the bundle.
+    """
     from pluginary.scanner.ignorelist import IgnoreListError, add_ignore_entry
 
     def add(paths: CachePaths) -> str:
@@ -756,9 +799,43 @@ def ignore_list() -> None:
         try:
             return list(load_ignore_list(paths.ignore_list).entries)
         except IgnoreListError as error:
-            _fail(f"{paths.ignore_list}: {error}")
+            _fail(str(error))  # It names the file (and the line).
 
     click.echo(one_line(str(cache_paths().ignore_list)), err=True)
     for entry in _read(entries):
         suffix = f" :: {entry.class_name}" if entry.class_name else ""
         click.echo(one_line(f"{entry.pattern}{suffix}"))
+
+
+@ignore.command(name="remove")
+@click.argument("pattern")
+@click.option("--class", "class_name", help="Remove the entry of this plugin class of the bundle.")
+def ignore_remove(pattern: str, class_name: str | None) -> None:
+    """Remove one entry from the ignore list, keeping every other line.
+
+    Name the entry as 'ignore list' prints it: PATTERN, or 'PATTERN :: NAME' (or PATTERN with
+    --class NAME) for one plugin class. Only that entry goes: the same pattern for other
+    classes, or for the whole bundle, stays.
+    """
+    from pluginary.scanner.ignorelist import (
+        IgnoreListError,
+        entry_line,
+        entry_named,
+        remove_ignore_entry,
+    )
+
+    try:
+        entry = entry_named(pattern, class_name)
+    except IgnoreListError as error:
+        raise click.BadParameter(str(error), param_hint="PATTERN") from error
+
+    def remove(paths: CachePaths) -> int:
+        try:
+            return remove_ignore_entry(paths.ignore_list, *entry)
+        except IgnoreListError as error:  # Not there, or the list itself cannot be read.
+            _fail(str(error))
+
+    removed = _read(remove)
+    lines = f" ({removed} lines)" if removed > 1 else ""
+    shown = one_line(f"{entry_line(*entry)!r}{lines} from {cache_paths().ignore_list}")
+    click.echo(f"Removed {shown}", err=True)
