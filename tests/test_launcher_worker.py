@@ -13,7 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from pluginary.scanner.launcher import ForkServerLauncher, ProbeLimits, ProbeRun
+from pluginary.scanner.launcher import ForkServerLauncher
+from pluginary.scanner.runs import ProbeLimits, ProbeRun
 
 pytestmark = pytest.mark.worker
 

@@ -18,7 +18,8 @@ import pytest
 from pluginary.paths import cache_paths
 from pluginary.scanner.engine import Scanner
 from pluginary.scanner.journal import Journal
-from pluginary.scanner.launcher import ForkServerLauncher, ProbeRun
+from pluginary.scanner.launcher import ForkServerLauncher
+from pluginary.scanner.runs import ProbeRun
 from processes import processes_with_env, wait_until
 from scan_helpers import (
     SCAN_SCRIPT,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pluginary.scanner.engine import interpret
 from pluginary.scanner.journal import Task
-from pluginary.scanner.launcher import ProbeLimits, ProbeRun
+from pluginary.scanner.runs import ProbeLimits, ProbeRun
 
 TASK = Task(
     id=7,

@@ -18,7 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -50,17 +50,17 @@ from pluginary.scan_models import (
 from pluginary.scanner.discovery import gone, search, standard_folders, supported_formats
 from pluginary.scanner.ignorelist import load_ignore_list
 from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task
-from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher, ProbeLimits, ProbeRun
+from pluginary.scanner.launchers import LauncherFactory, default_launcher
 from pluginary.scanner.lock import HeldLock, scan_lock
 from pluginary.scanner.moduleinfo import ModuleInfoError, read_module_info
 from pluginary.scanner.probe import PROBE_FAILED
+from pluginary.scanner.runs import ProbeLauncher, ProbeLimits, ProbeRun
 from pluginary.storage import connect
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 ProgressCallback = Callable[[ScanProgress], None]
-LauncherFactory = Callable[[Path], AbstractAsyncContextManager[ProbeLauncher]]
 Record = tuple[str | None, str, dict[str, Any]]
 
 
@@ -93,10 +93,8 @@ class Scanner:
         standard_folders: Callable[[str], list[Path]] = standard_folders,
     ) -> None:
         self.paths = paths
-        self.launcher: LauncherFactory = launcher or (
-            lambda scratch: ForkServerLauncher(scratch, log=self.log)
-        )
         self.log = log
+        self.launcher: LauncherFactory = launcher or default_launcher(lambda m: self.log(m))
         self.standard_folders = standard_folders
         self._writer = anyio.CapacityLimiter(1)
         self.running: ScanProgress | None = None

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from anyio.abc import Process
@@ -30,8 +30,8 @@ from pluginary.errors import StorageError
 from pluginary.scanner import containment
 from pluginary.scanner.probe import RESULT_UNWRITABLE
 from pluginary.scanner.reports import parse_report
+from pluginary.scanner.runs import ProbeLimits, ProbeRun, read_tail
 
-OUTPUT_TAIL_BYTES = 16 * 1024
 # Seconds of silence (while probes run; the server says it is alive every second) after which the
 # fork server counts as stopped or wedged. Stalls of the sidecar itself do not count.
 WATCHDOG_SECONDS = 20.0
@@ -43,58 +43,6 @@ STALL_SLACK_SECONDS = 1.0
 MAX_REPORT_LINE = 64 * 1024
 TOKEN_ENV = "PLUGINARY_PROBE_TOKEN"
 SCANNER_PID_ENV = "PLUGINARY_SCANNER_PID"
-
-
-@dataclass(frozen=True)
-class ProbeLimits:
-    """What one probe may take: wall time, private memory, and bytes written to any file."""
-
-    timeout_seconds: float = 30.0
-    memory_mib: float | None = None
-    output_mib: float | None = None
-
-
-@dataclass
-class ProbeRun:
-    """What one probe process did: its events, how it ended, and the tail of what it printed."""
-
-    events: list[dict[str, Any]]
-    exit_code: int | None
-    signal: str | None
-    output_tail: str
-    duration_ms: float
-    limit: str | None = None  # "time", "memory" or "output" when the probe was stopped at one.
-    problem: str | None = None  # What was malformed in its report, if anything.
-    lost: str | None = None  # Why the fork server went away while this probe ran, if it did.
-
-    @property
-    def finished(self) -> bool:
-        """The probe wrote its last event, exited 0, and broke no limit and no rule."""
-        return (
-            self.exit_code == 0
-            and self.limit is None
-            and self.problem is None
-            and self.lost is None
-            and any(event.get("event") == "done" for event in self.events)
-        )
-
-
-class ProbeLauncher(Protocol):
-    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins."""
-
-    async def probe(
-        self,
-        task: int,
-        bundle: str,
-        classes: list[str] | None,
-        skip: list[str],
-        limits: ProbeLimits,
-        *,
-        format: str = "vst3",
-        audio: bool = True,
-    ) -> ProbeRun: ...
-
-    async def aclose(self) -> None: ...
 
 
 class ForkServerDied(RuntimeError):
@@ -352,7 +300,7 @@ class ForkServerLauncher:
                 limit=report["limit"],
                 problem=problem,
                 lost=None if pending.report is not None else server.death or "it died",
-                output_tail=_read_tail(output_path),
+                output_tail=read_tail(output_path),
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
         except BaseException:
@@ -441,13 +389,3 @@ async def _send(process: Process, message: dict[str, Any]) -> None:
 
 def _log_to_stderr(message: str) -> None:
     print(f"pluginary: {message}", file=sys.stderr, flush=True)
-
-
-def _read_tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as output:
-            size = output.seek(0, os.SEEK_END)
-            output.seek(max(0, size - OUTPUT_TAIL_BYTES))
-            return output.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""

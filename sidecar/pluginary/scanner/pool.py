@@ -1,0 +1,329 @@
+"""The worker-pool launcher: probes in long-lived workers started by spawn and exec.
+
+The portable isolation path (the default on macOS and Windows, selectable on Linux): forking a
+process that has loaded pedalboard (CoreFoundation, AppKit, AudioToolbox on macOS) is unsafe
+outside Linux, so each worker is a fresh interpreter (``poolworker.py``) that imports pedalboard
+once and then probes one bundle after another with the fork server's child-side code, writing
+the same events to the same files: the engine's ``interpret()`` cannot tell the two launchers
+apart.
+
+A worker is used for at most ``recycle_after`` probes (1: a fresh process for every probe), and
+replaced at once when a probe ends it: a crash, a plugin calling ``exit``, a probe over its time
+limit (killed here, with everything it started, see ``processtree.py``). A crash in a worker that
+had probed other bundles first may be those bundles' doing (a plugin's static state, a thread it
+left running), so that bundle is probed once more in a fresh worker before the crash is believed.
+
+Portable: nothing here, and nothing in a worker, calls anything Linux-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import Process
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from pluginary.errors import StorageError
+from pluginary.scanner.probe import RESULT_UNWRITABLE
+from pluginary.scanner.processtree import ProcessTrees, process_trees
+from pluginary.scanner.reports import parse_report
+from pluginary.scanner.runs import ProbeLimits, ProbeRun, read_tail
+
+# How many probes a worker runs before it is replaced by a fresh one (a leak, or a plugin's
+# static state, then lasts no longer than that).
+RECYCLE_AFTER = 32
+START_SECONDS = 60.0
+# A worker's reports are a few dozen bytes; a longer line is not one of them.
+MAX_REPORT_LINE = 4096
+# Signals a probe brings on itself by breaking a limit the worker set.
+SELF_INFLICTED = {"SIGXFSZ": "output"}
+
+
+class WorkerStartFailed(RuntimeError):
+    """A probe worker could not be started: the machine's state, nobody's plugin."""
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: Process
+    reports: MemoryObjectReceiveStream[dict[str, Any] | str]
+    probes: int = 0
+    dead: bool = False
+
+
+@dataclass
+class _Ending:
+    """How one probe ended, before its files are read."""
+
+    code: int | None = None
+    signal: str | None = None
+    limit: str | None = None
+    problem: str | None = None
+    reported: bool = False  # The worker said the probe returned (the worker lives on).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WorkerPoolLauncher:
+    """Probes through a pool of spawned workers; use as ``async with``."""
+
+    def __init__(
+        self,
+        scratch: Path,
+        *,
+        recycle_after: int = RECYCLE_AFTER,
+        log: Callable[[str], None] | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "pluginary.scanner.poolworker"),
+        trees: ProcessTrees | None = None,
+    ) -> None:
+        if recycle_after < 1:
+            raise ValueError("recycle_after must be 1 or more")
+        self.scratch = scratch
+        self.recycle_after = recycle_after
+        self.command = list(command)
+        self.log = log or _log_to_stderr
+        self.trees = trees or process_trees()
+        self._idle: list[_Worker] = []
+        self._workers: set[_Worker] = set()
+        self._exit_stack = contextlib.AsyncExitStack()
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    async def __aenter__(self) -> WorkerPoolLauncher:
+        self._task_group = await self._exit_stack.enter_async_context(anyio.create_task_group())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def probe(
+        self,
+        task: int,
+        bundle: str,
+        classes: list[str] | None,
+        skip: list[str],
+        limits: ProbeLimits,
+        *,
+        format: str = "vst3",
+        audio: bool = True,
+    ) -> ProbeRun:
+        """Probe one bundle in a worker; crashes after other probes are checked in a fresh one."""
+        request = {
+            "op": "probe",
+            "task": task,
+            "bundle": bundle,
+            "format": format,
+            "classes": classes,
+            "skip": skip,
+            "audio": audio,
+            "memory_mib": limits.memory_mib,
+            "output_mib": limits.output_mib,
+        }
+        worker = self._idle.pop() if self._idle else await self._start()
+        run, worker_ended = await self._run(worker, request, limits)
+        if worker_ended and run.limit is None and worker.probes > 1:
+            self.log(
+                f"{bundle} crashed a worker that had probed {worker.probes - 1} other bundle(s)"
+                " before; probing it again in a fresh worker"
+            )
+            run, _ = await self._run(await self._start(), request, limits)
+        return run
+
+    async def _run(
+        self, worker: _Worker, request: dict[str, Any], limits: ProbeLimits
+    ) -> tuple[ProbeRun, bool]:
+        """One probe in ``worker``; its run, and whether the worker ended with it."""
+        task = request["task"]
+        result_path = self.scratch / f"{task}.result"
+        output_path = self.scratch / f"{task}.output"
+        self._check_scratch_folder()
+        worker.probes += 1
+        started = time.perf_counter()
+        try:
+            await _send(worker.process, {**request, "result": str(result_path),
+                                         "output": str(output_path)})  # fmt: skip
+            ending = await self._await_end(worker, task, limits.timeout_seconds)
+            if ending.code == RESULT_UNWRITABLE:
+                self._check_scratch(result_path)  # A plugin may exit with that status too.
+            events, problem = parse_report(self._read_result(result_path))
+            run = ProbeRun(
+                events=events,
+                exit_code=ending.code,
+                signal=ending.signal,
+                limit=ending.limit,
+                problem=ending.problem or problem,
+                output_tail=read_tail(output_path),
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        except BaseException:
+            await self._retire(worker)  # Cancelled or failed: this probe must not outlive us.
+            raise
+        finally:
+            for path in (result_path, output_path):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        if not ending.reported or worker.probes >= self.recycle_after:
+            await self._retire(worker)
+        else:
+            self._idle.append(worker)
+        return run, not ending.reported
+
+    async def _await_end(self, worker: _Worker, task: int, timeout: float) -> _Ending:
+        with anyio.move_on_after(timeout):
+            async for report in worker.reports:
+                if isinstance(report, str):  # Only a plugin could have written it.
+                    self.trees.kill(worker.process.pid)
+                    await worker.process.wait()
+                    # Killed for what it wrote: that, not our kill, is how it ended.
+                    return _Ending(problem=f"its worker's channel got {report}")
+                if report.get("exited") == task and _is_code(report.get("code")):
+                    return _Ending(code=report["code"], reported=True)
+            return await self._exit_status(worker)  # Its reports ended: so did the worker.
+        self.trees.kill(worker.process.pid)
+        await worker.process.wait()
+        return _Ending(signal="SIGKILL", limit="time")
+
+    async def _exit_status(self, worker: _Worker) -> _Ending:
+        code = await worker.process.wait()
+        worker.dead = True
+        self.trees.kill(worker.process.pid)  # What it started goes with it.
+        if code < 0:
+            name = signal.Signals(-code).name
+            return _Ending(signal=name, limit=SELF_INFLICTED.get(name))
+        return _Ending(code=code)
+
+    async def _start(self) -> _Worker:
+        if self._task_group is None:
+            raise RuntimeError("WorkerPoolLauncher is used outside its `async with` block")
+        try:
+            process = await anyio.open_process(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None,
+                **self.trees.spawn_options(),
+            )
+        except OSError as error:
+            raise WorkerStartFailed(f"cannot start a probe worker: {error}") from error
+        self.trees.adopt(process.pid)
+        send, receive = anyio.create_memory_object_stream[dict[str, Any] | str](16)
+        worker = _Worker(process, receive)
+        self._workers.add(worker)
+        self._task_group.start_soon(self._read_reports, worker, send)
+        with anyio.move_on_after(START_SECONDS):
+            async for report in worker.reports:
+                if isinstance(report, dict) and report.get("ready") is True:
+                    return worker
+                break
+        await self._retire(worker)
+        raise WorkerStartFailed("a probe worker did not start (it never said it was ready)")
+
+    async def _read_reports(
+        self, worker: _Worker, send: MemoryObjectSendStream[dict[str, Any] | str]
+    ) -> None:
+        assert worker.process.stdout is not None
+        buffer = b""
+        async with send:
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                async for chunk in worker.process.stdout:
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    if len(buffer) > MAX_REPORT_LINE:
+                        lines.append(buffer)
+                    for line in lines:
+                        await send.send(_parse(line))
+
+    async def _retire(self, worker: _Worker) -> None:
+        """End a worker: asked to stop, else killed; gone with everything it started."""
+        if worker in self._idle:
+            self._idle.remove(worker)
+        self._workers.discard(worker)
+        with anyio.CancelScope(shield=True):
+            if not worker.dead:
+                with contextlib.suppress(Exception):
+                    assert worker.process.stdin is not None
+                    await worker.process.stdin.aclose()  # End of input: it exits.
+                with anyio.move_on_after(5):
+                    await worker.process.wait()
+            self.trees.kill(worker.process.pid)
+            await worker.process.wait()
+            worker.dead = True
+            await worker.reports.aclose()
+
+    def _check_scratch_folder(self) -> None:
+        if not self.scratch.is_dir():
+            raise StorageError(
+                f"cannot start a probe: its folder {self.scratch} is gone", path=str(self.scratch)
+            )
+
+    def _read_result(self, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            self._check_scratch(path)
+            return b""
+        except OSError as error:
+            raise StorageError(
+                f"cannot read the probe's result {path}: {error.strerror or error}",
+                path=str(path),
+            ) from error
+
+    def _check_scratch(self, path: Path) -> None:
+        """Raise StorageError if the scratch folder cannot take a probe's files right now."""
+        check = self.scratch / f".check-{os.getpid()}"
+        try:
+            with open(check, "wb") as file:
+                file.write(b"\0" * 65536)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:
+            raise StorageError(
+                f"cannot write the probe's result {path}: {error.strerror or error}",
+                path=str(path),
+            ) from error
+        finally:
+            with contextlib.suppress(OSError):
+                check.unlink()
+
+    async def aclose(self) -> None:
+        """Stop every worker (and whatever they started)."""
+        with anyio.CancelScope(shield=True):
+            for worker in list(self._workers):
+                await self._retire(worker)
+            self.trees.close()
+        self._task_group = None
+        await self._exit_stack.aclose()
+
+
+def _parse(line: bytes) -> dict[str, Any] | str:
+    """A worker's report, or what was wrong with the line (a plugin wrote it)."""
+    if len(line) > MAX_REPORT_LINE:
+        return f"a line over {MAX_REPORT_LINE} bytes"
+    try:
+        report = json.loads(line)
+    except ValueError:
+        return f"a line that is not JSON: {line[:200]!r}"
+    return report if isinstance(report, dict) else f"a report that is not an object: {line!r}"
+
+
+def _is_code(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+async def _send(process: Process, message: dict[str, Any]) -> None:
+    assert process.stdin is not None
+    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+        await process.stdin.send((json.dumps(message) + "\n").encode())
+
+
+def _log_to_stderr(message: str) -> None:
+    print(f"pluginary: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,110 @@
+"""Process trees the pool launcher can kill whole, and that die with the scanner: per OS.
+
+A probe worker may start processes of its own (a plugin's helper, a crash reporter). The pool
+needs two things of the OS, behind one small interface: kill a worker with everything it
+started, and make sure none of them outlives the scanner, however the scanner ends.
+
+- POSIX (macOS, and Linux in the pool's portable mode): each worker leads a session and process
+  group of its own, killed as a group; a guard process (``guard.py``) kills the groups still
+  alive when the scanner dies.
+- Windows: a job object per worker, created to kill its processes when its last handle closes
+  (the scanner's, so its death kills them too) and to suppress crash dialogs; see
+  ``processtree_windows.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from typing import Any, Protocol
+
+
+class ProcessTrees(Protocol):
+    """What the pool asks of the OS about its workers' process trees."""
+
+    def spawn_options(self) -> dict[str, Any]:
+        """Extra options for starting a worker (``anyio.open_process``) as a tree's root."""
+        ...
+
+    def adopt(self, pid: int) -> None:
+        """The worker ``pid`` has started: make its tree die with the scanner."""
+        ...
+
+    def kill(self, pid: int) -> None:
+        """Kill the worker ``pid`` and everything it started; forget it."""
+        ...
+
+    def close(self) -> None:
+        """The pool is done: kill whatever is left."""
+        ...
+
+
+class PosixGroups:
+    """Workers as process-group leaders, watched by a guard process."""
+
+    def __init__(self, guard_command: list[str] | None = None) -> None:
+        self._guard_command = guard_command or [sys.executable, "-m", "pluginary.scanner.guard"]
+        self._guard: subprocess.Popen[bytes] | None = None
+        self._alive: set[int] = set()
+
+    def spawn_options(self) -> dict[str, Any]:
+        # A session of its own: a plugin's signal to its group, or the terminal's Ctrl-C, never
+        # reaches the scanner through it; and the group is what is killed.
+        return {"start_new_session": True}
+
+    def adopt(self, pid: int) -> None:
+        self._alive.add(pid)
+        self._tell(f"+{pid}")
+
+    def kill(self, pid: int) -> None:
+        for kill, target in ((os.killpg, pid), (os.kill, pid)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill(target, signal.SIGKILL)
+        if pid in self._alive:
+            self._alive.discard(pid)
+            self._tell(f"-{pid}")
+
+    def close(self) -> None:
+        for pid in list(self._alive):
+            self.kill(pid)
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            with contextlib.suppress(OSError):
+                assert guard.stdin is not None
+                guard.stdin.close()  # Its input ends: it exits (nothing left to kill).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                guard.wait(timeout=5)
+            if guard.poll() is None:
+                guard.kill()
+                guard.wait()
+
+    def _tell(self, line: str) -> None:
+        if self._guard is None or self._guard.poll() is not None:
+            # Its own session too, so the terminal's Ctrl-C does not end it before the scanner.
+            self._guard = subprocess.Popen(
+                self._guard_command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,  # Never the sidecar's stdout, its protocol channel.
+                start_new_session=True,
+            )
+            for pid in self._alive:
+                self._write(f"+{pid}")
+        self._write(line)
+
+    def _write(self, line: str) -> None:
+        assert self._guard is not None and self._guard.stdin is not None
+        with contextlib.suppress(OSError):
+            self._guard.stdin.write(f"{line}\n".encode())
+            self._guard.stdin.flush()
+
+
+def process_trees() -> ProcessTrees:
+    """This OS's way of keeping the pool's process trees."""
+    if sys.platform == "win32":
+        from pluginary.scanner.processtree_windows import WindowsJobs
+
+        return WindowsJobs()
+    return PosixGroups()

@@ -1,0 +1,109 @@
+"""Windows job objects for the pool's workers (see ``processtree.py``), through ctypes.
+
+Each worker gets a job of its own, so one worker's tree can be killed without the others'. Every
+job is created with kill-on-close: the scanner holds the only handle, so when it exits or dies
+the system kills every process in the job. Crash dialogs (Windows Error Reporting's "stopped
+working" box) would hang a probe until someone clicks: the job makes an unhandled exception end
+the process at once, and each worker sets its own error mode (``suppress_crash_dialogs``).
+
+Imported only on Windows; nothing here runs elsewhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import wintypes
+from typing import Any
+
+JOB_OBJECT_EXTENDED_LIMIT_INFORMATION = 9
+JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x2000
+JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION = 0x400
+PROCESS_SET_QUOTA = 0x0100
+PROCESS_TERMINATE = 0x0001
+SEM_FAILCRITICALERRORS = 0x0001
+SEM_NOGPFAULTERRORBOX = 0x0002
+CREATE_NO_WINDOW = 0x08000000
+
+
+class _IoCounters(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_ulonglong) for name in (
+        "ReadOperationCount", "WriteOperationCount", "OtherOperationCount",
+        "ReadTransferCount", "WriteTransferCount", "OtherTransferCount",
+    )]  # fmt: skip
+
+
+class _BasicLimits(ctypes.Structure):
+    _fields_ = [
+        ("PerProcessUserTimeLimit", ctypes.c_int64),
+        ("PerJobUserTimeLimit", ctypes.c_int64),
+        ("LimitFlags", wintypes.DWORD),
+        ("MinimumWorkingSetSize", ctypes.c_size_t),
+        ("MaximumWorkingSetSize", ctypes.c_size_t),
+        ("ActiveProcessLimit", wintypes.DWORD),
+        ("Affinity", ctypes.c_size_t),
+        ("PriorityClass", wintypes.DWORD),
+        ("SchedulingClass", wintypes.DWORD),
+    ]
+
+
+class _ExtendedLimits(ctypes.Structure):
+    _fields_ = [
+        ("BasicLimitInformation", _BasicLimits),
+        ("IoInfo", _IoCounters),
+        ("ProcessMemoryLimit", ctypes.c_size_t),
+        ("JobMemoryLimit", ctypes.c_size_t),
+        ("PeakProcessMemoryUsed", ctypes.c_size_t),
+        ("PeakJobMemoryUsed", ctypes.c_size_t),
+    ]
+
+
+def _kernel32() -> Any:
+    return ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+
+
+def suppress_crash_dialogs() -> None:
+    """In a worker: a crash ends the process, never waiting on a dialog."""
+    _kernel32().SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX)
+
+
+class WindowsJobs:
+    """One kill-on-close job object per worker."""
+
+    def __init__(self) -> None:
+        self._kernel32 = _kernel32()
+        self._jobs: dict[int, int] = {}  # worker pid -> job handle
+
+    def spawn_options(self) -> dict[str, Any]:
+        return {"creationflags": CREATE_NO_WINDOW}
+
+    def adopt(self, pid: int) -> None:
+        kernel32 = self._kernel32
+        job = kernel32.CreateJobObjectW(None, None)
+        if not job:
+            raise ctypes.WinError(ctypes.get_last_error())  # type: ignore[attr-defined]
+        limits = _ExtendedLimits()
+        limits.BasicLimitInformation.LimitFlags = (
+            JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION
+        )
+        kernel32.SetInformationJobObject(
+            job, JOB_OBJECT_EXTENDED_LIMIT_INFORMATION, ctypes.byref(limits), ctypes.sizeof(limits)
+        )
+        process = kernel32.OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, False, pid)
+        try:
+            if not process or not kernel32.AssignProcessToJobObject(job, process):
+                kernel32.CloseHandle(job)
+                raise ctypes.WinError(ctypes.get_last_error())  # type: ignore[attr-defined]
+        finally:
+            if process:
+                kernel32.CloseHandle(process)
+        self._jobs[pid] = job
+
+    def kill(self, pid: int) -> None:
+        job = self._jobs.pop(pid, None)
+        if job is not None:
+            self._kernel32.TerminateJobObject(job, 1)
+            self._kernel32.CloseHandle(job)
+
+    def close(self) -> None:
+        for pid in list(self._jobs):
+            self.kill(pid)

@@ -1,0 +1,78 @@
+"""What the engine asks of a probe launcher, and what a probe run brings back: for every launcher.
+
+The fork server (``launcher.py``, Linux) and the worker pool (``pool.py``, every OS) both
+implement :class:`ProbeLauncher` and return :class:`ProbeRun`: the engine's ``interpret()`` reads
+a run the same way whichever launcher made it. Nothing here is specific to an OS.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+# The end of a probe's output kept with its record (a crash's last words).
+OUTPUT_TAIL_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """What one probe may take: wall time, private memory, and bytes written to any file."""
+
+    timeout_seconds: float = 30.0
+    memory_mib: float | None = None
+    output_mib: float | None = None
+
+
+@dataclass
+class ProbeRun:
+    """What one probe process did: its events, how it ended, and the tail of what it printed."""
+
+    events: list[dict[str, Any]]
+    exit_code: int | None
+    signal: str | None
+    output_tail: str
+    duration_ms: float
+    limit: str | None = None  # "time", "memory" or "output" when the probe was stopped at one.
+    problem: str | None = None  # What was malformed in its report, if anything.
+    lost: str | None = None  # Why the fork server went away while this probe ran, if it did.
+
+    @property
+    def finished(self) -> bool:
+        """The probe wrote its last event, exited 0, and broke no limit and no rule."""
+        return (
+            self.exit_code == 0
+            and self.limit is None
+            and self.problem is None
+            and self.lost is None
+            and any(event.get("event") == "done" for event in self.events)
+        )
+
+
+class ProbeLauncher(Protocol):
+    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins."""
+
+    async def probe(
+        self,
+        task: int,
+        bundle: str,
+        classes: list[str] | None,
+        skip: list[str],
+        limits: ProbeLimits,
+        *,
+        format: str = "vst3",
+        audio: bool = True,
+    ) -> ProbeRun: ...
+
+    async def aclose(self) -> None: ...
+
+
+def read_tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as output:
+            size = output.seek(0, os.SEEK_END)
+            output.seek(max(0, size - OUTPUT_TAIL_BYTES))
+            return output.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
