@@ -132,6 +132,8 @@ def test_a_reader_refuses_a_catalogue_from_a_newer_pluginary_and_leaves_it(
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.close()
-    with pytest.raises(StorageError, match="schema version 99; this Pluginary uses 2"):
+    with pytest.raises(
+        StorageError, match=f"schema version 99; this Pluginary uses {SCHEMA_VERSION}"
+    ):
         read_catalog_sync(path, lambda db: None)
     assert version(path) == 99 and not list(tmp_path.glob("*.broken-*"))

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,19 +38,41 @@ SUMMARY_COLUMNS = (
 )
 
 
-def fts_expression(text: str) -> str | None:
-    """Turn anything a user can type into a safe FTS5 query: every word must appear.
+# A trigram index holds every three characters of the text: shorter words cannot be found in it.
+TRIGRAM = 3
 
-    Each word becomes a quoted FTS string (so quotes, ``*``, ``NEAR``, ``-``, parentheses and SQL
-    mean nothing special), and the last one matches as a prefix, for search-as-you-type.
+
+def search_words(text: str) -> list[str]:
+    """The words of a free-text query: its runs of letters and digits, each once, in order.
+
+    Anything else (quotes, ``*``, ``NEAR``, ``-``, parentheses, SQL, emoji, control characters
+    and NUL) only separates words, so no FTS5 syntax can reach the index.
     """
-    # Control characters (NUL above all, which ends the string inside SQLite) separate words too.
-    words = [word for word in re.split(r"[\s\"\x00-\x1f\x7f]+", text) if re.search(r"\w", word)]
-    if not words:
-        return None
-    quoted = ['"' + word.replace('"', '""') + '"' for word in words]
-    quoted[-1] += " *"
-    return " ".join(quoted)
+    return list(dict.fromkeys(re.findall(r"[^\W_]+", unicodedata.normalize("NFC", text))))
+
+
+def text_filters(text: str) -> list[_Filter]:
+    """What free text asks of a plugin: every word appears in its name, vendor, category or
+    parameter names; none when the text has no word (the caller then matches nothing).
+
+    A word of three or more characters matches inside words, case-blind, through the trigram
+    index (``comp`` finds ZamComp); a shorter one, which no trigram holds, matches the start of
+    a word, case- and diacritic-blind, through the word index (``eq`` finds EQ and Equalizer).
+    """
+    words = search_words(text)
+    # Words are letters and digits only: quoted, they are plain FTS5 strings.
+    inside = " ".join(f'"{word}"' for word in words if len(word) >= TRIGRAM)
+    starts = " ".join(f'"{word}" *' for word in words if len(word) < TRIGRAM)
+    return [
+        _Filter(
+            "p.rowid",
+            f"IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)",
+            (expression,),
+            count=f"SELECT count(*) FROM {table} WHERE {table} MATCH ?",
+        )
+        for table, expression in (("plugins_trigram", inside), ("plugins_fts", starts))
+        if expression
+    ]
 
 
 def _encode_cursor(name: str, ident: str) -> str:
@@ -83,6 +106,9 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
         )
     if query.max_latency is not None and query.max_latency < 0:
         raise InvalidQuery("maxLatency must be 0 or more (samples)", field="maxLatency")
+    after = _decode_cursor(query.cursor) if query.cursor else None
+    if query.text is not None and not search_words(query.text):
+        return QueryPage(plugins=[], total=0, next_cursor=None)  # Nothing to search for.
     filters = _filters(query)
     everything = _plugin_count(db)
     total = _count(db, filters) if filters else everything
@@ -92,10 +118,9 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
     wide = total * total * WIDE_MATCH > query.limit * everything
     where = [f.sql(indexed=not wide) for f in filters] or ["1"]
     args = [arg for f in filters for arg in f.args]
-    if query.cursor:
-        name, ident = _decode_cursor(query.cursor)
+    if after is not None:
         where.append("(p.name COLLATE NOCASE, p.id) > (?, ?)")
-        args += [name, ident]
+        args += list(after)
     source = "plugins p INDEXED BY plugins_name" if wide else "plugins p"
     rows = db.execute(
         f"SELECT {SUMMARY_COLUMNS} FROM {source} WHERE {' AND '.join(where)}"
@@ -129,15 +154,8 @@ class _Filter:
 
 def _filters(query: PluginQuery) -> list[_Filter]:
     filters: list[_Filter] = []
-    if query.text is not None and (expression := fts_expression(query.text)) is not None:
-        filters.append(
-            _Filter(
-                "p.rowid",
-                "IN (SELECT rowid FROM plugins_fts WHERE plugins_fts MATCH ?)",
-                (expression,),
-                count="SELECT count(*) FROM plugins_fts WHERE plugins_fts MATCH ?",
-            )
-        )
+    if query.text is not None:
+        filters += text_filters(query.text)
     if query.vendor:
         # Matched against the few distinct vendors, then found through the vendor index.
         filters.append(

@@ -1,4 +1,4 @@
--- The Pluginary catalogue, schema version 2 (migrations/ brings older catalogues here).
+-- The Pluginary catalogue, schema version 3 (migrations/ brings older catalogues here).
 -- Written only by a scan's commit, in one transaction; read by any number of readers at once
 -- (WAL mode).
 
@@ -91,10 +91,17 @@ CREATE TABLE parameter_terms (
 ) WITHOUT ROWID;
 CREATE INDEX parameter_terms_plugin ON parameter_terms (plugin_rowid);
 
--- Free text over name, vendor, category and parameter names; rowid = plugins.rowid.
+-- Free text over name, vendor, category and parameter names, twice; rowid = plugins.rowid.
+-- A searched word of three or more letters and digits must appear inside some column's text,
+-- case-blind: the trigram index finds it ("comp" finds ZamComp). A shorter word, which no
+-- trigram holds, must begin a word there, diacritics ignored: the word index and its prefix
+-- indexes find it ("eq" finds EQ and Equalizer, not FreqShift).
 CREATE VIRTUAL TABLE plugins_fts USING fts5 (
     name, vendor, category, parameters, tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '2 3'                      -- search-as-you-type prefixes come from an index
+    prefix = '1 2'                      -- the one- and two-character starts come from an index
+);
+CREATE VIRTUAL TABLE plugins_trigram USING fts5 (
+    name, vendor, category, parameters, tokenize = 'trigram'
 );
 
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -17,7 +17,9 @@ from pluginary.ids import plugin_id
 from pluginary.models import CatalogChange
 from pluginary.storage import migrate_database, open_database, storage_errors, transaction
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# The free-text indexes, kept in step with ``plugins`` by every commit (see schema.sql).
+TEXT_INDEXES = ("plugins_fts", "plugins_trigram")
 # Severity order: a bundle's outcome is the worst of its plugins' statuses.
 SEVERITY = {"ok": 0, "failed": 1, "timeout": 2, "crashed": 3}
 
@@ -180,7 +182,8 @@ def _refresh_statistics(db: sqlite3.Connection) -> None:
 def _delete_bundle_plugins(db: sqlite3.Connection, real_path: str) -> list[str]:
     key = to_sql(real_path)
     rows = db.execute("SELECT rowid, id FROM plugins WHERE bundle = ?", (key,)).fetchall()
-    db.executemany("DELETE FROM plugins_fts WHERE rowid = ?", [(row[0],) for row in rows])
+    for table in TEXT_INDEXES:
+        db.executemany(f"DELETE FROM {table} WHERE rowid = ?", [(row[0],) for row in rows])
     db.execute("DELETE FROM plugins WHERE bundle = ?", (key,))
     return [row[1] for row in rows]
 
@@ -292,17 +295,19 @@ def _insert_bundle(
             "INSERT OR IGNORE INTO parameter_terms (term, plugin_rowid) VALUES (?, ?)",
             [(term, rowid) for p in parameters for term in (p["name"], p["key"])],
         )
-        db.execute(
-            "INSERT INTO plugins_fts (rowid, name, vendor, category, parameters)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                rowid,
-                name,
-                record.get("vendor") or "",
-                (record.get("category") or "").replace("|", " "),
-                " ".join(p["name"] for p in parameters),
-            ),
+        text = (
+            rowid,
+            name,
+            record.get("vendor") or "",
+            (record.get("category") or "").replace("|", " "),
+            " ".join(p["name"] for p in parameters),
         )
+        for table in TEXT_INDEXES:
+            db.execute(
+                f"INSERT INTO {table} (rowid, name, vendor, category, parameters)"
+                " VALUES (?, ?, ?, ?, ?)",
+                text,
+            )
         ids.append(ident)
     return ids
 
