@@ -160,3 +160,37 @@ def test_every_command_and_option_has_help() -> None:
                 walk(sub, f"{path} {name}")
 
     walk(main, "pluginary")
+
+
+def test_one_summary_that_names_failures_and_says_what_to_do(
+    real_plugins: Path, misbehaving_plugins: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = copy_bundles(real_plugins, ["ZamComp.vst3", "ZamVerb.vst3"], tmp_path / "plugins")
+    shutil.copytree(misbehaving_plugins["hang"], folder / "hang.vst3", symlinks=True)
+    cache = tmp_path / "cache"
+    args = ("scan", "--folder", str(folder), "--only", "--workers", "2", "--timeout", "3")
+    first = run(cache, *args)
+    out = first.stdout
+    assert "3 bundles found: 3 probed, 0 unchanged, 0 ignored; 0 removed" in out
+    assert "1 ok, 1 failed, 1 timed out, 0 crashed" in out
+    named = [line.split() for line in out.splitlines() if line.startswith("  ")]
+    assert {(words[0], words[1]) for words in named} == {("failed", "ZamVerb"), ("timeout", "hang")}
+    assert "--retry-failed --timeout" in out and "twice the time" in out
+    # One summary: the sidecar's "scan ... committed" log line is not printed a second time.
+    assert "committed" not in first.stderr
+
+    again = run(cache, *args).stdout  # The timed-out bundle is retried once, then remembered.
+    assert "3 bundles found: 1 probed, 2 unchanged" in again
+    third = run(cache, *args).stdout
+    assert "3 bundles found: 0 probed, 3 unchanged" in third
+    assert "Catalogue: 3 plugins (1 ok, 1 failed, 1 timeout)" in third
+    info = json.loads(run(cache, "status", "--json").stdout)
+    assert info["lastScan"]["catalogByStatus"] == {"ok": 1, "failed": 1, "timeout": 1, "crashed": 0}
+
+
+def test_a_scan_that_finds_nothing_says_where_it_looked(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = run(tmp_path / "cache", "scan", "--folder", str(empty), "--only").stdout
+    assert "No plugin bundles found" in out and f"  {empty}\n" in out
+    assert "--folder PATH" in out and "VST3_PATH" in out

@@ -128,15 +128,61 @@ def _progress_bar() -> tuple[Progress, Callable[[dict[str, Any]], None]]:
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    """One summary of a scan: what it found, what it did, what failed and what to do next."""
     if as_json:
         stdout.print_json(json.dumps(summary))
         return
+    if summary["discovered"] == 0 and not summary["removed"]:
+        _print_nothing_found(summary["folders"])
+        return
+    kept = f", {summary['kept']} kept from the interrupted scan" if summary["kept"] else ""
     stdout.print(
-        f"{summary['discovered']} bundles found, {summary['probed']} probed in"
-        f" {summary['durationMs'] / 1000:.1f} s: [green]{summary['ok']} ok[/green],"
-        f" {summary['failed']} failed, {summary['timedOut']} timed out,"
-        f" {summary['crashed']} crashed; {summary['unchanged']} unchanged,"
-        f" {summary['removed']} removed."
+        f"{summary['discovered']} bundles found: {summary['probed']} probed,"
+        f" {summary['unchanged']} unchanged, {summary['ignored']} ignored{kept};"
+        f" {summary['removed']} removed ({summary['durationMs'] / 1000:.1f} s)."
+    )
+    stdout.print(
+        f"Plugins probed: [green]{summary['ok']} ok[/green], {summary['failed']} failed,"
+        f" {summary['timedOut']} timed out, {summary['crashed']} crashed."
+    )
+    totals = summary["catalogByStatus"]
+    in_catalog = sum(totals.values())
+    by_status = ", ".join(f"{n} {s}" for s, n in totals.items() if n)
+    stdout.print(f"Catalogue: {in_catalog} plugins ({by_status or 'empty'}).")
+    problems = summary["problems"]
+    unnamed = summary["failed"] + summary["timedOut"] + summary["crashed"] - len(problems)
+    if problems:
+        stdout.print("[bold]Did not load:[/bold]")
+    for problem in problems:
+        error = f": {problem['error']}" if problem["error"] else ""
+        stdout.print(
+            f"  {problem['status']:<8} {problem['name']}  ({problem['id']}){error}",
+            markup=False,
+        )
+    if unnamed > 0:
+        stdout.print(
+            f"  … and {unnamed} more: pluginary list --status failed (or timeout, crashed)"
+        )
+    if summary["timedOut"]:
+        stdout.print(
+            "Timed out plugins are probed once more at the next scan with twice the time;"
+            " to give them longer now: pluginary scan --retry-failed --timeout SECONDS"
+        )
+    if summary["failed"] or summary["crashed"]:
+        stdout.print(
+            "Details: pluginary show ID. After fixing a cause (a missing library, say):"
+            " pluginary scan --retry-failed"
+        )
+
+
+def _print_nothing_found(folders: list[str]) -> None:
+    stdout.print("No plugin bundles found. Folders searched:")
+    for folder in folders:
+        stdout.print(f"  {folder}", markup=False)
+    stdout.print(
+        "Add one with: pluginary scan --folder PATH (repeatable); on Linux, VST3_PATH may also"
+        " list folders to search (separated by ':').",
+        markup=False,
     )
 
 

@@ -79,6 +79,9 @@ class _Connection(LanguageClient):
             callback(_plain(_field(params, "value")))
 
     def _on_log(self, params: Any) -> None:
+        # "Log" messages repeat what an answer says (a scan's summary): for a host's log file.
+        if _field(params, "type") == types.MessageType.Log:
+            return
         if self.on_log is not None:
             self.on_log(str(_field(params, "message")))
 

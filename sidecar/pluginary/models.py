@@ -31,8 +31,25 @@ class ScanOptions:
     output_limit_mib: float = 64.0  # Bytes a probe may write to any one file (its output too).
 
 
+# How many plugins that did not load a summary names; its counts give the whole number.
+MAX_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class ScanProblem:
+    """A plugin this scan probed that did not load: which, how, and why."""
+
+    id: str
+    name: str
+    status: str  # failed, timeout or crashed
+    path: str
+    error: str | None
+
+
 @dataclass(frozen=True)
 class ScanSummary:
+    """What a scan did. ``discovered == probed + unchanged + ignored + kept``."""
+
     scan_id: str
     discovered: int
     probed: int
@@ -43,6 +60,12 @@ class ScanSummary:
     unchanged: int
     removed: int
     duration_ms: float
+    ignored: int  # Bundles the ignore list excludes.
+    kept: int  # Bundles an interrupted scan had finished, carried over (not probed again).
+    retried: int  # Bundles probed again with a longer limit because they timed out before.
+    folders: list[str]  # The folders searched.
+    problems: list[ScanProblem]  # The first MAX_PROBLEMS plugins probed that did not load.
+    catalog_by_status: dict[str, int]  # The catalogue's plugins by status after the commit.
 
 
 @dataclass(frozen=True)

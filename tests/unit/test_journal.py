@@ -167,8 +167,10 @@ def test_an_interrupted_scan_in_a_version_1_journal_is_migrated_and_kept(tmp_pat
     journal, _ = Journal.open(path)
     _begin(journal)
     journal.close()
-    db = sqlite3.connect(path)  # Back to version 1's shape: no "alone" column.
+    db = sqlite3.connect(path)  # Back to version 1's shape: no "alone" column (nor later ones).
     db.execute("ALTER TABLE tasks DROP COLUMN alone")
+    db.execute("ALTER TABLE tasks DROP COLUMN timeout_scale")
+    db.execute("ALTER TABLE scans DROP COLUMN kept")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
@@ -177,3 +179,4 @@ def test_an_interrupted_scan_in_a_version_1_journal_is_migrated_and_kept(tmp_pat
     plan = journal.current()
     assert plan is not None and plan.id == "s1"
     assert [t.alone for t in journal.pending("s1")] == [False] * 3
+    assert [t.timeout_scale for t in journal.pending("s1")] == [1.0] * 3 and plan.kept == 0

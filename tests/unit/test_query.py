@@ -75,7 +75,7 @@ def db(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def
         _bundle("Synth One", "Acme", "Instrument|Synth", **_facts([2, 4, 6, 8], 512, False)),
         _bundle("Broken", "Acme", "Fx", status="crashed"),
     ] + [_bundle(f"Filler {i:02d}", "Bulk", "Fx|Tools") for i in range(30)]
-    change = commit_scan(connection, "scan-1", bundles, [], lambda: {"scanId": "scan-1"})
+    change = commit_scan(connection, "scan-1", bundles, [], lambda _: {"scanId": "scan-1"})
     assert len(change.added) == 35
     yield connection
     connection.close()

@@ -65,7 +65,7 @@ def test_a_full_catalogue_refuses_the_commit_and_stays_as_it_was(tmp_path: Path)
     full(db)
     bundle = CommitBundle("/p/A.vst3", "/p/A.vst3", "vst3", "f", [("Big", "ok", RECORD)])
     with pytest.raises(StorageError) as refused:
-        commit_scan(db, "s1", [bundle], [], lambda: {})
+        commit_scan(db, "s1", [bundle], [], lambda _: {})
     assert "database or disk is full" in str(refused.value)
     assert refused.value.data == {"path": str(tmp_path / "catalog.sqlite")}
     assert not db.in_transaction

@@ -63,7 +63,7 @@ BUNDLES = [
 def db(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     connection, problem = open_catalog(tmp_path_factory.mktemp("catalog") / "catalog.sqlite")
     assert problem is None
-    commit_scan(connection, "scan-1", BUNDLES, [], lambda: {"scanId": "scan-1"})
+    commit_scan(connection, "scan-1", BUNDLES, [], lambda _: {"scanId": "scan-1"})
     yield connection
     connection.close()
 
@@ -201,7 +201,7 @@ def test_a_scan_upgrades_a_v2_catalogue_in_place(tmp_path: Path) -> None:
     make_v2_catalog(path)
     db, problem = open_catalog(path)
     try:
-        assert problem is None and version(path) == SCHEMA_VERSION == 3
+        assert problem is None and version(path) == SCHEMA_VERSION == 4
         answers_inside_words(db)
         fts_checks(db)
     finally:

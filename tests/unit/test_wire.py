@@ -22,6 +22,7 @@ from pluginary.models import (
     PluginQuery,
     QueryPage,
     ScanOptions,
+    ScanProblem,
     ScanSummary,
 )
 from pluginary.server import wire
@@ -143,7 +144,8 @@ def test_resume_and_status_params() -> None:
 
 
 def test_to_wire_is_camel_case_json_with_every_field() -> None:
-    summary = ScanSummary("s", 3, 2, 1, 1, 0, 0, 1, 0, 12.5)
+    problem = ScanProblem("vst3.x.0", "X", "failed", "/p/X.vst3", "no")
+    summary = ScanSummary("s", 3, 2, 1, 1, 0, 0, 1, 0, 12.5, 0, 0, 0, ["/p"], [problem], {"ok": 1})
     assert wire.to_wire(summary) == {
         "scanId": "s",
         "discovered": 3,
@@ -155,6 +157,14 @@ def test_to_wire_is_camel_case_json_with_every_field() -> None:
         "unchanged": 1,
         "removed": 0,
         "durationMs": 12.5,
+        "ignored": 0,
+        "kept": 0,
+        "retried": 0,
+        "folders": ["/p"],
+        "problems": [
+            {"id": "vst3.x.0", "name": "X", "status": "failed", "path": "/p/X.vst3", "error": "no"}
+        ],
+        "catalogByStatus": {"ok": 1},
     }
     page = wire.to_wire(QueryPage(plugins=[], total=0, next_cursor=None))
     assert page == {"plugins": [], "total": 0, "nextCursor": None}

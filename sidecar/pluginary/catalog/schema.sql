@@ -1,4 +1,4 @@
--- The Pluginary catalogue, schema version 3 (migrations/ brings older catalogues here).
+-- The Pluginary catalogue, schema version 4 (migrations/ brings older catalogues here).
 -- Written only by a scan's commit, in one transaction; read by any number of readers at once
 -- (WAL mode).
 
@@ -12,7 +12,8 @@ CREATE TABLE bundles (
     outcome TEXT NOT NULL,              -- 'ok' when every plugin in it loaded, else the worst status
     scan_id TEXT NOT NULL,
     scanned_at REAL NOT NULL,
-    checked INTEGER NOT NULL DEFAULT 0  -- 1 when its loaded plugins went through the audio checks
+    checked INTEGER NOT NULL DEFAULT 0, -- 1 when its loaded plugins went through the audio checks
+    retried INTEGER NOT NULL DEFAULT 0  -- 1 when its last probe was the retry of a timeout
 );
 
 -- One row per plugin class, including the ones that failed (status says how).

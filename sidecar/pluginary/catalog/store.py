@@ -17,7 +17,7 @@ from pluginary.ids import plugin_id
 from pluginary.models import CatalogChange
 from pluginary.storage import migrate_database, open_database, storage_errors, transaction
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The free-text indexes, kept in step with ``plugins`` by every commit (see schema.sql).
 TEXT_INDEXES = ("plugins_fts", "plugins_trigram")
 # Severity order: a bundle's outcome is the worst of its plugins' statuses.
@@ -69,6 +69,7 @@ class BundleState:
     fingerprint: str
     outcome: str
     checked: bool  # Its loaded plugins went through the audio checks.
+    retried: bool = False  # Its last probe was the automatic retry of a timeout.
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,19 @@ class CommitBundle:
     format: str
     fingerprint: str
     records: list[tuple[str | None, str, dict[str, Any]]]  # (class name, status, record)
+    retried: bool = False  # Probed with a longer limit because it timed out before.
 
 
 def bundle_states(db: sqlite3.Connection) -> dict[str, BundleState]:
     """What the catalogue remembers of every bundle, keyed by real path."""
     with storage_errors("catalogue", db):
-        rows = db.execute("SELECT real_path, path, fingerprint, outcome, checked FROM bundles")
+        rows = db.execute(
+            "SELECT real_path, path, fingerprint, outcome, checked, retried FROM bundles"
+        )
         return {
-            from_sql(row[0]): BundleState(from_sql(row[1]), row[2], row[3], bool(row[4]))
+            from_sql(row[0]): BundleState(
+                from_sql(row[1]), row[2], row[3], bool(row[4]), bool(row[5])
+            )
             for row in rows
         }
 
@@ -96,6 +102,12 @@ def committed_scan_id(db: sqlite3.Connection) -> str | None:
     with storage_errors("catalogue", db):
         row = db.execute("SELECT value FROM meta WHERE key = 'committed_scan'").fetchone()
     return None if row is None else str(row[0])
+
+
+def by_status(db: sqlite3.Connection) -> dict[str, int]:
+    """The catalogue's plugins by status (every status, 0 included)."""
+    counts = dict(db.execute("SELECT status, count(*) FROM plugins GROUP BY status").fetchall())
+    return {status: int(counts.get(status, 0)) for status in SEVERITY}
 
 
 def read_meta(db: sqlite3.Connection, key: str) -> Any:
@@ -108,12 +120,12 @@ def commit_scan(
     scan_id: str,
     bundles: Iterable[CommitBundle],
     removed: Sequence[str],
-    summary: Callable[[], dict[str, Any]],
+    summary: Callable[[dict[str, int]], dict[str, Any]],
 ) -> CatalogChange:
     """Apply a settled scan in ONE transaction: upserts, removals, full-text index, summary.
 
     ``bundles`` may be a stream (it is read once); ``summary`` is asked for once every bundle is
-    in, so it can count what went by.
+    in, so it can count what went by; it is given the catalogue's plugins by status by then.
 
     Idempotent per scan id: committing the same scan twice changes nothing the second time, so a
     crash between this commit and the journal's retirement is harmless. The storage failing (a
@@ -128,7 +140,7 @@ def _commit_scan(
     scan_id: str,
     bundles: Iterable[CommitBundle],
     removed: Sequence[str],
-    summary: Callable[[], dict[str, Any]],
+    summary: Callable[[dict[str, int]], dict[str, Any]],
 ) -> CatalogChange:
     fault_point("commit:before")
     added: list[str] = []
@@ -152,7 +164,7 @@ def _commit_scan(
         if added or updated or gone:
             _refresh_statistics(db)
         _write_meta(db, "committed_scan", scan_id)
-        _write_meta(db, "last_scan", summary())
+        _write_meta(db, "last_scan", summary(by_status(db)))
         fault_point("commit:mid")
     fault_point("commit:after")
     return CatalogChange(added=added, updated=updated, removed=gone)
@@ -197,10 +209,12 @@ def _insert_bundle(
     checked = all(r.get("audio_check") is not None for _, status, r in records if status == "ok")
     db.execute(
         "INSERT INTO bundles (real_path, path, format, fingerprint, outcome, scan_id, scanned_at,"
-        " checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (real_path) DO UPDATE SET"
+        " checked, retried) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (real_path) DO UPDATE SET"
         " path = excluded.path, format = excluded.format, fingerprint = excluded.fingerprint,"
         " outcome = excluded.outcome, scan_id = excluded.scan_id,"
-        " scanned_at = excluded.scanned_at, checked = excluded.checked",
+        " scanned_at = excluded.scanned_at, checked = excluded.checked,"
+        " retried = excluded.retried",
         (
             to_sql(bundle.real_path),
             to_sql(bundle.path),
@@ -210,6 +224,7 @@ def _insert_bundle(
             scan_id,
             now,
             checked,
+            bundle.retried,
         ),
     )
     ids: list[str] = []

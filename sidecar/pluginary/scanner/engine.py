@@ -27,6 +27,7 @@ import anyio
 from pluginary.catalog.store import (
     CommitBundle,
     bundle_states,
+    by_status,
     commit_scan,
     committed_scan_id,
     latest_records,
@@ -35,7 +36,16 @@ from pluginary.catalog.store import (
 from pluginary.errors import NothingToResume, StorageError, plain_errors
 from pluginary.faults import fault_point
 from pluginary.fsnames import display
-from pluginary.models import CatalogChange, ScanOptions, ScanProgress, ScanResult, ScanSummary
+from pluginary.ids import plugin_id
+from pluginary.models import (
+    MAX_PROBLEMS,
+    CatalogChange,
+    ScanOptions,
+    ScanProblem,
+    ScanProgress,
+    ScanResult,
+    ScanSummary,
+)
 from pluginary.paths import CachePaths
 from pluginary.scanner.discovery import gone, search, standard_folders, supported_formats
 from pluginary.scanner.ignorelist import load_ignore_list
@@ -52,6 +62,19 @@ T = TypeVar("T")
 ProgressCallback = Callable[[ScanProgress], None]
 LauncherFactory = Callable[[Path], AbstractAsyncContextManager[ProbeLauncher]]
 Record = tuple[str | None, str, dict[str, Any]]
+
+
+# A bundle that timed out is probed once more, at the next scan, with this many times the
+# scan's timeout (but never more than RETRY_TIMEOUT_CAP seconds, unless the timeout itself is).
+RETRY_TIMEOUT_SCALE = 2.0
+RETRY_TIMEOUT_CAP = 300.0
+
+
+def task_timeout(timeout_seconds: float, scale: float) -> float:
+    """The time limit of a task probed at ``scale`` times the scan's timeout."""
+    if scale <= 1:
+        return timeout_seconds
+    return max(timeout_seconds, min(timeout_seconds * scale, RETRY_TIMEOUT_CAP))
 
 
 def _log_to_stderr(message: str) -> None:
@@ -196,8 +219,18 @@ class Scanner:
                 continue
             kept.add(bundle.real_path)
             state = known.get(bundle.real_path)
-            if (
+            # A timeout is often the machine's fault (a busy moment): probed once more, longer.
+            retry = (
                 not options.rescan
+                and not options.retry_failed
+                and state is not None
+                and state.fingerprint == bundle.fingerprint
+                and state.outcome == "timeout"
+                and not state.retried
+            )
+            if (
+                not retry
+                and not options.rescan
                 and state is not None
                 and state.fingerprint == bundle.fingerprint
                 and (state.outcome == "ok" or not options.retry_failed)
@@ -213,6 +246,7 @@ class Scanner:
                     fingerprint=bundle.fingerprint,
                     module_info=self._module_info(bundle.path),
                     skip=tuple(sorted(ignore.ignored_classes(bundle.path))),
+                    timeout_scale=RETRY_TIMEOUT_SCALE if retry else 1.0,
                 )
             )
         root_prefixes = tuple(os.path.join(str(root), "") for root in roots)
@@ -332,12 +366,16 @@ class Scanner:
                 in_flight[task.id] = bool(in_flight)
                 counts.started += 1
                 fault_point("probe:started", counts.started)
+                task_limits = dataclasses.replace(
+                    limits,
+                    timeout_seconds=task_timeout(limits.timeout_seconds, task.timeout_scale),
+                )
                 run = await launcher.probe(
                     task.id,
                     task.bundle,
                     task.classes,
                     task.skip,
-                    limits,
+                    task_limits,
                     format=task.format,
                     audio=options.audio_check,
                 )
@@ -347,7 +385,7 @@ class Scanner:
                     self.log(f"{display(task.bundle)}: {why} beside others; probing it again alone")
                     await self._in_thread(journal.run_alone, task.id)
                 else:
-                    state, records, follow_ups = interpret(task, run, limits)
+                    state, records, follow_ups = interpret(task, run, task_limits)
                     # Journaled and reported in one trip to the writer thread.
                     await self._in_thread(
                         _settle_and_report, journal, task, state, records, follow_ups, report
@@ -383,26 +421,47 @@ class Scanner:
     def _commit_sync(self, journal: Journal, scan_id: str, started: float) -> ScanResult:
         plan = journal.current()
         assert plan is not None
-        probed = 0
+        settled = 0
+        retried = 0
         statuses: Counter[str] = Counter()
+        problems: list[ScanProblem] = []
 
         def bundles() -> Iterator[CommitBundle]:
             # One bundle's records at a time, counted on the way through.
-            nonlocal probed
+            nonlocal settled, retried
             for found in journal.results(scan_id):
-                probed += 1
+                settled += 1
+                retried += found.retried
                 records = found.records
-                statuses.update(status for _, status, _ in latest_records(records))
+                for class_name, status, record in latest_records(records):
+                    statuses[status] += 1
+                    if status != "ok" and len(problems) < MAX_PROBLEMS:
+                        problems.append(
+                            _problem(
+                                found.format,
+                                found.real_path,
+                                class_name,
+                                status,
+                                record,
+                                found.bundle,
+                            )
+                        )
                 yield CommitBundle(
-                    found.bundle, found.real_path, found.format, found.fingerprint, records
+                    found.bundle,
+                    found.real_path,
+                    found.format,
+                    found.fingerprint,
+                    records,
+                    retried=found.retried,
                 )
 
         @functools.cache  # Once, after the bundles went by: the catalogue and the answer agree.
-        def summary() -> ScanSummary:
+        def summary(catalog: tuple[tuple[str, int], ...]) -> ScanSummary:
             return ScanSummary(
                 scan_id=scan_id,
                 discovered=plan.discovered,
-                probed=probed,
+                # Bundles an interrupted scan had finished were settled there, not probed here.
+                probed=settled - plan.kept,
                 ok=statuses["ok"],
                 failed=statuses["failed"],
                 timed_out=statuses["timeout"],
@@ -410,6 +469,12 @@ class Scanner:
                 unchanged=plan.unchanged,
                 removed=len(plan.removed),
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                ignored=plan.ignored,
+                kept=plan.kept,
+                retried=retried,
+                folders=list(plan.roots),
+                problems=problems,
+                catalog_by_status=dict(catalog),
             )
 
         db, problem = open_catalog(self.paths.catalog)
@@ -420,15 +485,39 @@ class Scanner:
                 for _ in bundles():  # Committed before a crash; only counting is left.
                     pass
                 change = CatalogChange()
+                catalog = tuple(by_status(db).items())
             else:
                 change = commit_scan(
-                    db, scan_id, bundles(), plan.removed, lambda: dataclasses.asdict(summary())
+                    db,
+                    scan_id,
+                    bundles(),
+                    plan.removed,
+                    lambda totals: dataclasses.asdict(summary(tuple(totals.items()))),
                 )
+                catalog = tuple(by_status(db).items())
         finally:
             db.close()
         journal.retire(scan_id)
         _release_free_memory()
-        return ScanResult(summary=summary(), change=change)
+        return ScanResult(summary=summary(catalog), change=change)
+
+
+def _problem(
+    fmt: str,
+    real_path: str,
+    class_name: str | None,
+    status: str,
+    record: dict[str, Any],
+    bundle: str,
+) -> ScanProblem:
+    """A plugin that did not load, as the summary names it (its id is the catalogue's)."""
+    return ScanProblem(
+        id=plugin_id(fmt, real_path, class_name),
+        name=display(record.get("name") or class_name or Path(bundle).stem),
+        status=status,
+        path=display(bundle),
+        error=None if record.get("error") is None else display(str(record["error"])),
+    )
 
 
 def _settle_and_report(
@@ -599,6 +688,7 @@ def interpret(
                     module_info=task.module_info,
                     classes=remaining,
                     skip=tuple(task.skip),
+                    timeout_scale=task.timeout_scale,
                 )
             )
     return state, records, follow_ups

@@ -32,7 +32,7 @@ from pluginary.storage import open_database, storage_errors, transaction
 P = ParamSpec("P")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_INTERRUPTIONS = 2
 
 SCHEMA = """
@@ -45,6 +45,7 @@ CREATE TABLE scans (
     discovered INTEGER NOT NULL,
     unchanged INTEGER NOT NULL,
     ignored INTEGER NOT NULL,
+    kept INTEGER NOT NULL DEFAULT 0,  -- bundles carried over, settled, from a replaced scan
     started_at REAL NOT NULL,
     probe_ms REAL NOT NULL DEFAULT 0  -- time spent probing, summed across resumes
 );
@@ -63,6 +64,7 @@ CREATE TABLE tasks (
     attempts INTEGER NOT NULL DEFAULT 0,
     interrupted INTEGER NOT NULL DEFAULT 0,
     alone INTEGER NOT NULL DEFAULT 0,  -- probe with no other probe running (to find a culprit)
+    timeout_scale REAL NOT NULL DEFAULT 1,  -- times the scan's timeout (a timed-out retry: 2)
     updated_at REAL NOT NULL
 );
 CREATE INDEX tasks_state ON tasks (scan_id, state);
@@ -77,7 +79,11 @@ CREATE TABLE results (
 """
 
 # Version n -> n + 1. Journals are short-lived, but an interrupted scan is still worth keeping.
-MIGRATIONS = {1: "ALTER TABLE tasks ADD COLUMN alone INTEGER NOT NULL DEFAULT 0;"}
+MIGRATIONS = {
+    1: "ALTER TABLE tasks ADD COLUMN alone INTEGER NOT NULL DEFAULT 0;",
+    2: "ALTER TABLE tasks ADD COLUMN timeout_scale REAL NOT NULL DEFAULT 1;\n"
+    " ALTER TABLE scans ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;",
+}
 
 SETTLED_STATES = ("ok", "failed", "timeout", "crashed")
 
@@ -107,6 +113,7 @@ class PlannedTask:
     module_info: dict[str, Any] | None = None
     classes: list[str] | None = None
     skip: tuple[str, ...] = ()
+    timeout_scale: float = 1.0  # 2: a bundle that timed out before, retried with a longer limit
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ class Task:
     attempts: int
     interrupted: int
     alone: bool = False
+    timeout_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class ScanPlan:
     ignored: int
     started_at: float
     probe_ms: float
+    kept: int = 0  # Bundles carried over, settled, from the interrupted scan this one replaced.
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,7 @@ class BundleResults:
     format: str
     fingerprint: str
     records: list[tuple[str | None, str, dict[str, Any]]]  # (class name, status, record)
+    retried: bool = False  # Probed again, with a longer limit, after timing out before.
 
 
 @dataclass(frozen=True)
@@ -189,7 +199,7 @@ class Journal:
         """The scan this journal holds (interrupted, or settled but not committed), if any."""
         row = self.db.execute(
             "SELECT id, state, options, roots, removed, discovered, unchanged, ignored,"
-            " started_at, probe_ms FROM scans ORDER BY started_at DESC LIMIT 1"
+            " started_at, probe_ms, kept FROM scans ORDER BY started_at DESC LIMIT 1"
         ).fetchone()
         if row is None:
             return None
@@ -204,6 +214,7 @@ class Journal:
             ignored=row[7],
             started_at=row[8],
             probe_ms=row[9],
+            kept=row[10],
         )
 
     @_journaled
@@ -248,6 +259,9 @@ class Journal:
             self.db.execute("DELETE FROM scans WHERE id != ?", (scan_id,))
             fresh = [t for t in tasks if carried.get(t.real_path) != t.fingerprint]
             self._insert_tasks(scan_id, fresh, now)
+            self.db.execute(
+                "UPDATE scans SET kept = ? WHERE id = ?", (len(tasks) - len(fresh), scan_id)
+            )
         return len(tasks) - len(fresh)
 
     def _carry_over(self, old: str, new: str, carry_failures: bool) -> dict[str, str]:
@@ -268,7 +282,8 @@ class Journal:
     def _insert_tasks(self, scan_id: str, tasks: Sequence[PlannedTask], now: float) -> None:
         self.db.executemany(
             "INSERT INTO tasks (scan_id, bundle, real_path, format, fingerprint, module_info,"
-            " classes, skip, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            " classes, skip, state, updated_at, timeout_scale)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
             [
                 (
                     scan_id,
@@ -280,6 +295,7 @@ class Journal:
                     None if task.classes is None else json.dumps(task.classes),
                     json.dumps(list(task.skip)),
                     now,
+                    task.timeout_scale,
                 )
                 for task in tasks
             ],
@@ -425,7 +441,7 @@ class Journal:
         with storage_errors("journal", self.path):
             rows = self.db.execute(
                 "SELECT t.bundle, t.real_path, t.format, t.fingerprint, r.class_name, r.status,"
-                " r.record FROM tasks t LEFT JOIN results r ON r.task_id = t.id"
+                " r.record, t.timeout_scale FROM tasks t LEFT JOIN results r ON r.task_id = t.id"
                 " WHERE t.scan_id = ? ORDER BY t.real_path, t.id, r.seq",
                 (scan_id,),
             )
@@ -437,7 +453,12 @@ class Journal:
                     if row[5] is not None
                 ]
                 yield BundleResults(
-                    from_sql(first[0]), from_sql(real_path), first[2], first[3], records
+                    from_sql(first[0]),
+                    from_sql(real_path),
+                    first[2],
+                    first[3],
+                    records,
+                    retried=max(row[7] for row in (first, *rest)) > 1,
                 )
 
     @_journaled
@@ -453,7 +474,7 @@ class Journal:
     def _tasks(self, where: str, args: tuple[Any, ...]) -> list[Task]:
         rows = self.db.execute(
             "SELECT id, bundle, real_path, format, fingerprint, module_info, classes, skip, state,"
-            f" attempts, interrupted, alone FROM tasks WHERE {where} ORDER BY id",
+            f" attempts, interrupted, alone, timeout_scale FROM tasks WHERE {where} ORDER BY id",
             args,
         ).fetchall()
         return [
@@ -470,6 +491,7 @@ class Journal:
                 attempts=row[9],
                 interrupted=row[10],
                 alone=bool(row[11]),
+                timeout_scale=row[12],
             )
             for row in rows
         ]

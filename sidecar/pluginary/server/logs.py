@@ -30,7 +30,10 @@ class ClientLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         # A line may quote a path that is not UTF-8: the client gets its display form (fsnames).
         message = display(record.getMessage())
-        params = LogMessageParams(type=message_type(record.levelno), message=message)
+        # A line that repeats what the client gets as an answer goes as a "Log" message: hosts
+        # keep it in their logs, and a client printing the answer can leave it out.
+        kind = MessageType.Log if getattr(record, "repeats_answer", False) else None
+        params = LogMessageParams(type=kind or message_type(record.levelno), message=message)
         # Records come from the scanner's worker threads too; frames are written on the loop.
         # Once the loop has closed the session is over, and the record stays on stderr only.
         with contextlib.suppress(RuntimeError):

@@ -204,7 +204,12 @@ class ScanRunner:
         if job.result is not None:
             # The log says what was committed, also for the commit completed at start-up.
             summary = job.result.summary
-            logger.info("scan %s committed: %s", summary.scan_id, outcome(summary))
+            logger.info(
+                "scan %s committed: %s",
+                summary.scan_id,
+                outcome(summary),
+                extra={"repeats_answer": job is not self._settle},
+            )
             self._on_commit(job.result.change)
         elif job is self._settle and isinstance(job.error, ScanInProgress):
             logger.info("not completing pending commits: %s", describe(job.error))
@@ -227,8 +232,10 @@ class ScanRunner:
 
 def outcome(summary: ScanSummary) -> str:
     """The one-line result of a scan, for the progress's end message."""
+    kept = f", {summary.kept} kept from the interrupted scan" if summary.kept else ""
     return (
         f"{summary.discovered} found, {summary.probed} probed: {summary.ok} ok,"
         f" {summary.failed} failed, {summary.timed_out} timed out, {summary.crashed} crashed;"
-        f" {summary.unchanged} unchanged, {summary.removed} removed"
+        f" {summary.unchanged} unchanged, {summary.ignored} ignored{kept},"
+        f" {summary.removed} removed"
     )

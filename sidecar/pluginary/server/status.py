@@ -18,6 +18,7 @@ from pluginary.models import (
     CatalogCounts,
     InterruptedScan,
     RunningScan,
+    ScanProblem,
     ScanSummary,
     ServerStatus,
 )
@@ -139,10 +140,25 @@ def _unusable_journal(paths: CachePaths, error: Exception) -> str:
     return "unusable"
 
 
+# What a summary stored before these fields existed reads as (no folders, no names known).
+_OLDER_SUMMARY = {
+    "ignored": 0,
+    "kept": 0,
+    "retried": 0,
+    "folders": [],
+    "problems": [],
+    "catalog_by_status": {},
+}
+
+
 def _summary(stored: Any) -> ScanSummary | None:
     """The last scan's summary as the catalogue stored it; None if absent or of another shape."""
+    if not isinstance(stored, dict):
+        return None
     try:
-        return ScanSummary(**stored) if isinstance(stored, dict) else None
+        fields = {**_OLDER_SUMMARY, **stored}
+        fields["problems"] = [ScanProblem(**problem) for problem in fields["problems"]]
+        return ScanSummary(**fields)
     except TypeError:
         return None
 

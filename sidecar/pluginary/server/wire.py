@@ -39,6 +39,7 @@ from pluginary.models import (
     QueryPage,
     RunningScan,
     ScanOptions,
+    ScanProblem,
     ScanSummary,
     ServerStatus,
 )
@@ -102,6 +103,7 @@ SCHEMA_TYPES: dict[str, type[Any]] = {
     "PluginaryCapabilities": Capabilities,
     "ScanParams": ScanOptions,
     "ScanSummary": ScanSummary,
+    "ScanProblem": ScanProblem,
     "QueryParams": PluginQuery,
     "QueryResult": QueryPage,
     "PluginSummary": PluginSummary,
