@@ -140,7 +140,7 @@ def synthetic_catalog(cache: Path, plugins: int, parameters: int = 20, seed: int
     db, _ = open_catalog(paths.catalog)
     try:
         summary = {"scanId": "synthetic", "discovered": plugins}
-        commit_scan(db, "synthetic", bundles, [], lambda: summary)
+        commit_scan(db, "synthetic", bundles, [], lambda _totals: summary)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.close()

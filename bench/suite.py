@@ -574,9 +574,71 @@ async def startup(bench: Bench) -> list[Row]:
     ]
 
 
+# -- 9. the command line's reads -------------------------------------------------------------
+
+# The installed command, as a person runs it (the console script beside this Python).
+PLUGINARY = str(Path(sys.executable).parent / "pluginary")
+
+
+async def cli_reads(bench: Bench) -> list[Row]:
+    """Whole-process wall time of reading commands against a bare Python start, round by round."""
+    cache = bench.scratch("cli-catalog")
+    fixtures.synthetic_catalog(cache, bench.sizes.catalog_plugins)
+    db = sqlite3.connect(cache / "catalog.sqlite")
+    try:
+        (ident,) = db.execute("SELECT id FROM plugins ORDER BY random() LIMIT 1").fetchone()
+    finally:
+        db.close()
+    env = {**os.environ, "PLUGINARY_CACHE_DIR": str(cache)}
+
+    async def wall(command: list[str]) -> float:
+        started = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env
+        )
+        await asyncio.wait_for(process.communicate(), SAFETY)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[1:])} exited with status {process.returncode}")
+        return seconds
+
+    async def listed(round_: int) -> float:
+        return await wall([PLUGINARY, "list", "--json"])
+
+    async def shown(round_: int) -> float:
+        return await wall([PLUGINARY, "show", ident])
+
+    async def bare(round_: int) -> float:
+        return await wall([sys.executable, "-c", "pass"])
+
+    runs = {"list": listed, "show": shown, "bare": bare}
+    figures = await alternate(bench.sizes.startup_reps, 1, runs)
+    bench.raw["cli"] = figures
+    rows = []
+    for key, name, command in (
+        ("9.a", "list", "`pluginary list --json`"),
+        ("9.b", "show", "`pluginary show ID`"),
+    ):
+        seconds = median(figures[name])
+        ratio = median(ratios(figures[name], figures["bare"]))
+        rows.append(
+            Row(
+                key,
+                f"{command} on {bench.sizes.catalog_plugins:,} plugins, whole process,"
+                " vs a bare Python start",
+                ours=spread(figures[name], "ms", 1000, 0),
+                baseline=spread(figures["bare"], "ms", 1000, 0) + " `python -c pass`",
+                result=f"{seconds * 1000:.0f} ms, {ratio:.1f}x",
+                target="≤ 250 ms and ≤ 8x",
+                met=seconds <= 0.25 and ratio <= 8,
+            )
+        )
+    return rows
+
+
 # -- the whole run ---------------------------------------------------------------------------
 
-SECTIONS = ("startup", "real", "scale", "queries")
+SECTIONS = ("startup", "real", "scale", "queries", "cli")
 
 
 async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
@@ -597,6 +659,7 @@ async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
             _failed("2.a", "2.b", "2.c", "3", "6.b", "7.a", "7.b"),
         ),
         ("queries", lambda: queries(bench), _failed(*(f"4.{c}" for c in "abcdefgh"))),
+        ("cli", lambda: cli_reads(bench), _failed("9.a", "9.b")),
     ]
     for name, step, on_error in steps:
         if name not in only:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
+import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +146,48 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes(
     assert (finished["ok"], finished["timedOut"]) == (1, 1)
 
 
+def test_ctrl_c_on_a_terminal_leaves_no_progress_line(
+    misbehaving_plugins: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "plugins"
+    shutil.copytree(misbehaving_plugins["hang"], folder / "hang.vst3", symlinks=True)
+    cache = tmp_path / "cache"
+    screen, terminal = pty.openpty()  # stderr on a terminal: the live progress bar is drawn.
+    scan = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(cache), "scan", "--folder", str(folder), "--only"],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+
+    def read_screen() -> None:  # Drained as it comes, or the scan would block writing.
+        with contextlib.suppress(OSError):  # EIO: the terminal's last writer has gone.
+            while chunk := os.read(screen, 65536):
+                shown.extend(chunk)
+
+    reader = threading.Thread(target=read_screen, daemon=True)
+    reader.start()
+    wait_until(
+        lambda: (
+            any(b.endswith("hang.vst3") for b in running_bundles(cache)) and b"Scanning" in shown
+        ),
+        "the hanging plugin is being probed, with the bar drawn",
+        timeout=60,
+    )
+    scan.send_signal(signal.SIGINT)
+    assert scan.wait(timeout=60) == 1
+    reader.join(timeout=30)
+    os.close(screen)
+    text = bytes(shown).decode(errors="replace")
+    after_bar = text[text.rindex("Scanning") :]
+    # The bar's line is erased before the message, and the cursor shown again.
+    erased = after_bar.index("\x1b[2K")
+    assert "\x1b[?25h" in after_bar and erased < after_bar.index("Scan interrupted")
+    assert after_bar.rstrip().endswith("to finish it.")
+
+
 def test_ignore_list_commands(tmp_path: Path) -> None:
     run(tmp_path, "ignore", "add", "**/Crashy*.vst3")
     run(tmp_path, "ignore", "add", "Multi.vst3", "--class", "Bad One")
@@ -160,6 +207,185 @@ def test_every_command_and_option_has_help() -> None:
                 walk(sub, f"{path} {name}")
 
     walk(main, "pluginary")
+
+
+# -- reads in the CLI's own process (issue 13) ------------------------------------------------
+
+
+def test_reads_in_process_answer_as_the_sidecar_does(scanned: Path) -> None:
+    from pluginary.client import Client
+
+    listed = json.loads(run(scanned, "list", "--json").stdout)
+    some = next(i for i in listed if "zamcomp." in i)
+    shown = json.loads(run(scanned, "show", some, "--json").stdout)
+    status = json.loads(run(scanned, "status", "--json").stdout)
+    stereo = run(scanned, "list", "--kind", "effect", "--channels", "2", "--json")
+    effects = json.loads(stereo.stdout)
+    with Client(cache_dir=scanned) as sidecar:
+        assert listed == {p["id"]: p for p in sidecar.query_all()}
+        assert effects == {p["id"]: p for p in sidecar.query_all(kind="effect", channels=2)}
+        assert shown == sidecar.plugin(some)
+        assert status == sidecar.status()
+        # The client's lookup takes what `show` takes, and finds the same plugin.
+        assert sidecar.find("ZAMCOMP") == shown
+        assert sidecar.find(some[: len("vst3.zamcomp.d")]) == shown
+    assert 0 < len(effects) < len(listed)
+
+
+def test_reads_start_no_server() -> None:
+    # Proved by what the command imports: no client, no protocol stack, no scan engine.
+    python = [sys.executable, "-X", "importtime", "-m", "pluginary", "--cache-dir", "/no/cache"]
+    for command in (["list", "--json"], ["show", "nothing"], ["status"], ["ignore", "list"]):
+        done = subprocess.run(
+            [*python, *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+        assert "pluginary.local" in imported or command[0] == "ignore"
+        for heavy in ("pluginary.client", "pygls", "lsprotocol", "pluginary.scanner.engine"):
+            assert heavy not in imported, (command, heavy)
+
+
+def test_piped_list_is_tab_separated_and_never_cuts_an_id(scanned: Path) -> None:
+    ids = list(json.loads(run(scanned, "list", "--json").stdout))
+    done = subprocess.run(
+        [PLUGINARY, "--cache-dir", str(scanned), "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "30"},  # Narrow: a table would have to cut.
+    )
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    assert [row[0] for row in rows] == ids  # No header line: every line is a plugin.
+    assert all(len(row) == 9 for row in rows)
+    assert next(r for r in rows if r[1] == "ZamComp")[1:4] == ["ZamComp", "Damien Zammit", "effect"]
+
+
+def test_table_on_a_narrow_terminal_keeps_ids_whole(scanned: Path) -> None:
+    ids = list(json.loads(run(scanned, "list", "--json").stdout))
+    screen, terminal = pty.openpty()
+    lister = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(scanned), "list"],
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "60", "TERM": "xterm", "NO_COLOR": "1"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+    with contextlib.suppress(OSError):  # EIO: the terminal's last writer has gone.
+        while chunk := os.read(screen, 65536):
+            shown.extend(chunk)
+    os.close(screen)
+    assert lister.wait(timeout=60) == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.decode()).splitlines()
+    assert lines[0].split() == ["Id", "Name", "Status"]  # What does not fit is left out.
+    assert all(len(line) <= 60 for line in lines)
+    assert all(any(line.split()[:1] == [ident] for line in lines) for ident in ids)
+
+
+def test_show_takes_an_id_prefix_or_a_name(scanned: Path) -> None:
+    ident = next(i for i in json.loads(run(scanned, "list", "--json").stdout) if "zamcomp." in i)
+    by_id = json.loads(run(scanned, "show", ident, "--json").stdout)
+    assert json.loads(run(scanned, "show", "zamcomp", "--json").stdout) == by_id
+    assert json.loads(run(scanned, "show", ident[:-3], "--json").stdout) == by_id
+    ambiguous = run(scanned, "show", "vst3.zamcomp", check=1).stderr.splitlines()
+    assert ambiguous[0].startswith("error: 'vst3.zamcomp' fits 2 plugins")
+    assert any(line.strip().endswith("ZamCompX2") for line in ambiguous[1:])
+    missing = run(scanned, "show", "zamcmop", check=1).stderr
+    assert "did you mean 'ZamComp'" in missing and "Traceback" not in missing
+
+
+def test_shell_completion_offers_ids_and_names(scanned: Path) -> None:
+    done = subprocess.run(
+        [PLUGINARY],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "_PLUGINARY_COMPLETE": "bash_complete",
+            "COMP_WORDS": f"pluginary --cache-dir {scanned} show zamcomp",
+            "COMP_CWORD": "4",
+        },
+    )
+    offered = {line.split(",", 1)[1] for line in done.stdout.splitlines()}
+    assert {"ZamComp", "ZamCompX2"} <= offered
+    assert not any(item.startswith("Dragonfly") for item in offered)
+
+
+# -- output hygiene ----------------------------------------------------------------------------
+
+
+def test_data_is_printed_as_it_is(scanned: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(scanned, cache)
+    ident = next(i for i in json.loads(run(cache, "list", "--json").stdout) if "zamcomp." in i)
+    db = sqlite3.connect(cache / "catalog.sqlite")
+    with db:
+        db.execute(
+            "UPDATE plugins SET vendor = ?, path = ?, status = 'failed', output_tail = ?"
+            " WHERE id = ?",
+            (
+                "Evil [bold]Co[/bold] :smile:",
+                "/plugins/[/x]/ZamComp.vst3",
+                "before\x1b[31mred\x1b[0m\x1b]0;new title\x07 \x1b]8;;http://x\x1b\\link\x00\r\nend",
+                ident,
+            ),
+        )
+        db.execute(
+            "UPDATE parameters SET name = 'Gain [dB]' WHERE idx = 0 AND plugin_rowid ="
+            " (SELECT rowid FROM plugins WHERE id = ?)",
+            (ident,),
+        )
+    db.close()
+    shown = run(cache, "show", ident).stdout
+    assert "Evil [bold]Co[/bold] :smile:" in shown and "/plugins/[/x]/ZamComp.vst3" in shown
+    assert "Gain [dB]" in shown
+    assert "beforered link\nend" in shown and "\x1b" not in shown and "\x00" not in shown
+    assert "Evil [bold]Co[/bold] :smile:" in run(cache, "list").stdout
+
+
+def test_closed_pipe_ends_quietly(scanned: Path) -> None:
+    reader = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(scanned), "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    reader.stdout.close()  # Before it writes: every write meets a pipe with no reader.
+    _, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_version_help_and_usage_errors(tmp_path: Path) -> None:
+    for command in ([PLUGINARY, "-V"], [sys.executable, "-m", "pluginary", "--version"]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout.startswith("pluginary, version ")
+    assert "samples" in run(tmp_path, "list", "--help").stdout.split("--max-latency", 1)[1]
+    empty = subprocess.run(
+        [PLUGINARY, "--cache-dir", "", "status"], capture_output=True, text=True, timeout=60
+    )
+    assert empty.returncode == 2 and "--cache-dir" in empty.stderr
+
+
+def test_storage_errors_are_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    cache = blocker / ("a-long-folder-name-" * 6)  # Longer than 80 columns: no hard wrap.
+    for command in (
+        ["status"],
+        ["list"],
+        ["show", "x"],
+        ["ignore", "list"],
+        ["ignore", "add", "**/x.vst3"],
+    ):
+        done = run(cache, *command, check=1)
+        lines = [line for line in done.stderr.splitlines() if line != str(cache / "ignore.txt")]
+        assert len(lines) == 1 and lines[0].startswith("error: "), (command, done.stderr)
+        assert "Not a directory" in lines[0] or "not a directory" in lines[0].lower(), lines
 
 
 def test_one_summary_that_names_failures_and_says_what_to_do(
@@ -194,3 +420,16 @@ def test_a_scan_that_finds_nothing_says_where_it_looked(tmp_path: Path) -> None:
     out = run(tmp_path / "cache", "scan", "--folder", str(empty), "--only").stdout
     assert "No plugin bundles found" in out and f"  {empty}\n" in out
     assert "--folder PATH" in out and "VST3_PATH" in out
+
+
+def test_status_after_a_no_change_scan_shows_the_catalogue_not_zero(
+    real_plugins: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "ZamComp.vst3").symlink_to(real_plugins / "ZamComp.vst3")
+    for _ in range(2):  # The second scan finds nothing new.
+        run(tmp_path / "cache", "scan", "--folder", str(folder), "--only", "--json")
+    shown = run(tmp_path / "cache", "status").stdout
+    assert "Catalogue: 1 plugins in 1 bundles (1 ok)" in shown
+    assert ": 1 found, 0 probed, 1 unchanged, 0 ignored, 0 kept, 0 removed" in shown

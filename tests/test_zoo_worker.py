@@ -87,7 +87,9 @@ def _launcher(scratch: Path) -> AbstractAsyncContextManager[ProbeLauncher]:
     return ForkServerLauncher(scratch, watchdog_seconds=WATCHDOG)
 
 
-def _scan(cache: Path, folder: Path, log: Callable[[str], None]) -> ScanResult:
+def _scan(
+    cache: Path, folder: Path, log: Callable[[str], None], timeout: float = TIMEOUT
+) -> ScanResult:
     scanner = Scanner(
         cache_paths(cache), launcher=_launcher, log=log, standard_folders=lambda fmt: []
     )
@@ -95,7 +97,7 @@ def _scan(cache: Path, folder: Path, log: Callable[[str], None]) -> ScanResult:
         folders=(str(folder),),
         only_folders=True,
         workers=2,
-        timeout_seconds=TIMEOUT,
+        timeout_seconds=timeout,
         memory_limit_mib=MEMORY_MIB,
         output_limit_mib=OUTPUT_MIB,
     )
@@ -175,6 +177,12 @@ def test_a_scan_of_the_zoo_beside_real_plugins_blames_each_and_only_its_culprit(
     )
     assert os.listdir(cache_paths(tmp_path / "cache").probes) in ([], ["shadows"])
 
-    again = _scan(tmp_path / "cache", folder, logs.append).summary
-    assert (again.probed, again.unchanged) == (0, summary.discovered)
+    # The next scan is clean: it probes only the timed-out bundles again, once, with twice its
+    # timeout (half the first scan's here, so the same limit), and they hang again.
+    timed_out = sum(status == "timeout" for rows in records.values() for _, status, _ in rows)
+    again = _scan(tmp_path / "cache", folder, logs.append, TIMEOUT / 2).summary
+    assert (again.probed, again.retried, again.timed_out) == (timed_out, timed_out, timed_out)
+    assert again.unchanged == summary.discovered - timed_out
+    last = _scan(tmp_path / "cache", folder, logs.append).summary
+    assert (last.probed, last.unchanged) == (0, summary.discovered)
     assert _records(tmp_path / "cache") == records

@@ -1,9 +1,11 @@
-"""The ``pluginary`` command: a client of the sidecar (``pluginary serve``), for people.
+"""The ``pluginary`` command, for people.
 
-Every command but ``serve`` spawns the sidecar, asks it one thing through
-:mod:`pluginary.client`, and prints the answer: tables for people, ``--json`` for programs.
-Results go to stdout; progress and messages to stderr. Exit status: 0 on success, 1 when the
-sidecar reports a failure (or a scan is interrupted), 2 on usage errors.
+Reading commands (``list``, ``show``, ``status``, ``ignore``) read the cache in this process
+through the same domain calls as the sidecar (:mod:`pluginary.local`): no server starts, and
+``--json`` prints what the sidecar would answer. ``scan`` and ``resume`` spawn the sidecar
+(``pluginary serve``) and drive it through :mod:`pluginary.client`. Results go to stdout;
+progress and messages to stderr. Exit status: 0 on success, 1 on a failure (or an interrupted
+scan), 2 on usage errors.
 """
 
 from __future__ import annotations
@@ -12,38 +14,116 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-import anyio
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from pluginary import __version__
 from pluginary.fsnames import from_exact_bytes, shell_quoted
-from pluginary.models import CHANNEL_COUNTS
-from pluginary.paths import CACHE_DIR_ENV, cache_paths
+from pluginary.models import CHANNEL_COUNTS, PluginQuery
+from pluginary.paths import CACHE_DIR_ENV, CachePaths, cache_paths
+from pluginary.printable import one_line, printable
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+    from rich.console import Console
+    from rich.progress import Progress
 
 T = TypeVar("T")
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+
+class _Console:
+    """A rich Console made at its first use: ``--json`` and piped output never import rich.
+
+    Reading commands must start fast (see bench/README.md); rich is a fifth of their start-up.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.made: Console | None = None
+
+    def get(self) -> Console:
+        if self.made is None:
+            from rich.console import Console
+
+            self.made = Console(**self.options)
+        return self.made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# No emoji codes (":x:" in a plugin's name stays as it is) and no highlighting of data. Messages
+# on stderr are never hard-wrapped: piped into a log, a long path stays on one line.
+stdout = _Console(highlight=False, emoji=False)
+stderr = _Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+
+def _print_json(value: Any) -> None:
+    # Not rich's print_json: it highlights as it goes (18 s for 20,000 plugins). Indented for a
+    # person only: into a pipe, one line, which the json module's C encoder makes 8x faster.
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+
+
+class _Commands(click.Group):
+    """The command group; output into a closed pipe (``pluginary list | head``) ends quietly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # Here, where a closed pipe can still be told apart.
+        except BrokenPipeError:
+            # The reader has all it wanted. Python would complain again flushing stdout at
+            # exit, so stdout is pointed at /dev/null first (as the Python docs advise).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
+        return result
+
+
+def _cache_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value == "":
+        raise click.BadParameter("must not be empty (leave it out for the default folder)")
+    return value
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False),
+    callback=_cache_dir,
     help=f"The cache folder (default: ${CACHE_DIR_ENV}, else the OS's cache folder).",
 )
-@click.version_option(package_name="pluginary")
+@click.version_option(__version__, "-V", "--version", prog_name="pluginary")
 def main(cache_dir: str | None) -> None:
     """Pluginary: scan audio plugins and query their catalogue."""
     if cache_dir is not None:
         # The sidecar and everything it starts read the cache folder from the environment.
         os.environ[CACHE_DIR_ENV] = os.path.abspath(cache_dir)
+
+
+def _fail(message: str, details: Sequence[str] = ()) -> NoReturn:
+    """One line on stderr (then ``details``, one a line), exit status 1."""
+    click.echo(f"{click.style('error:', fg='red')} {one_line(message.strip())}", err=True)
+    for line in details:
+        click.echo(f"  {one_line(line)}", err=True)
+    sys.exit(1)
+
+
+def _read(question: Callable[[CachePaths], T]) -> T:
+    """``question(paths)`` on this cache, in this process; a failure is one line and status 1."""
+    from pluginary.catalog.lookup import MAX_CANDIDATES, AmbiguousPlugin
+    from pluginary.errors import PluginaryError
+
+    try:
+        return question(cache_paths())
+    except AmbiguousPlugin as error:
+        shown = [f"{ident}  {name}" for ident, name in error.candidates[:MAX_CANDIDATES]]
+        more = len(error.candidates) - len(shown)
+        _fail(str(error), [*shown, f"... and {more} more"] if more else shown)
+    except (PluginaryError, OSError) as error:
+        _fail(str(error))
 
 
 @main.command()
@@ -57,6 +137,9 @@ def serve() -> None:
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(client)`` against a fresh sidecar; turn its errors into exit status 1."""
+    import anyio
+    from rich.markup import escape
+
     from pluginary.client import AsyncClient, ScanCancelled, ServerError
 
     outcome: list[T] = []
@@ -92,8 +175,7 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     for failure in failures:
         if isinstance(failure, ScanCancelled):
             _interrupted()
-        stderr.print(f"[red]error:[/red] {escape(str(failure))}")
-        sys.exit(1)
+        _fail(str(failure))
     if not outcome:
         _interrupted()
     return outcome[0]
@@ -107,13 +189,21 @@ def _interrupted() -> NoReturn:
 
 
 def _progress_bar() -> tuple[Progress, Callable[[dict[str, Any]], None]]:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[message]}", style="dim"),
-        console=stderr,
+        console=stderr.get(),
         transient=True,
     )
     task = bar.add_task("Scanning", total=100, message="")
@@ -286,7 +376,10 @@ def resume(as_json: bool) -> None:
     help="Only plugins that process this many channels.",
 )
 @click.option(
-    "--max-latency", type=click.IntRange(min=0), help="Only plugins with at most this latency."
+    "--max-latency",
+    type=click.IntRange(min=0),
+    metavar="SAMPLES",
+    help="Only plugins with at most this latency, in samples.",
 )
 @click.option(
     "--audio-ok/--audio-failed",
@@ -306,58 +399,136 @@ def list_plugins(
     audio_ok: bool | None,
     as_json: bool,
 ) -> None:
-    """List the plugins in the catalogue (all of them, or those matching every filter)."""
-    filters = {
-        "text": text,
-        "vendor": vendor,
-        "kind": kind,
-        "category": category,
-        "parameter": parameter,
-        "status": status,
-        "channels": None if channels is None else int(channels),
-        "max_latency": max_latency,
-        "audio_ok": audio_ok,
-    }
-    plugins: list[dict[str, Any]] = _run(lambda client: client.query_all(**filters))
+    """List the plugins in the catalogue (all of them, or those matching every filter).
+
+    On a terminal, a table; into a pipe or a file, one plugin a line, its fields separated by
+    tabs and never cut: id, name, vendor, kind, category, status, parameters, channels, latency.
+    """
+    from pluginary.local import list_plugins as read
+
+    query = PluginQuery(
+        text=text,
+        vendor=vendor,
+        kind=kind,
+        category=category,
+        parameter=parameter,
+        status=status,
+        channels=None if channels is None else int(channels),
+        max_latency=max_latency,
+        audio_ok=audio_ok,
+    )
+    plugins = _read(lambda paths: read(paths, query))
     if as_json:
-        stdout.print_json(json.dumps({plugin["id"]: plugin for plugin in plugins}))
+        _print_json({plugin["id"]: plugin for plugin in plugins})
         return
     if not plugins:
-        given = any(value is not None for value in filters.values())
-        stderr.print("No plugins match." if given else "The catalogue is empty.")
+        empty = "No plugins match." if query != PluginQuery() else "The catalogue is empty."
+        click.echo(empty, err=True)
         return
-    table = Table(box=None, header_style="bold")
-    columns = ("Id", "Name", "Vendor", "Kind", "Category", "Status", "Params", "Ch", "Latency")
-    for column in columns:
-        table.add_column(column, justify="right" if column in ("Params", "Latency") else "left")
-    for p in plugins:
-        style = "" if p["status"] == "ok" else "red"
-        table.add_row(
+    rows = [_list_row(p) for p in plugins]
+    if sys.stdout.isatty():
+        _print_table(plugins, rows)
+    else:
+        sys.stdout.write("".join("\t".join(row) + "\n" for row in rows))
+    click.echo(f"{len(plugins)} plugin(s)", err=True)
+
+
+def _list_row(p: dict[str, Any]) -> list[str]:
+    audio_failed = p["audioOk"] is False
+    return [
+        one_line(str(value))
+        for value in (
             p["id"],
             p["name"],
             p["vendor"] or "",
             p["kind"] or "",
             p["category"] or "",
-            p["status"] if p["audioOk"] is not False else f"{p['status']}, audio failed",
-            str(p["parameterCount"]),
+            f"{p['status']}, audio failed" if audio_failed else p["status"],
+            p["parameterCount"],
             _channels(p["channels"]),
-            "" if p["latencySamples"] is None else str(p["latencySamples"]),
+            "" if p["latencySamples"] is None else p["latencySamples"],
+        )
+    ]
+
+
+LIST_COLUMNS = ("Id", "Name", "Vendor", "Kind", "Category", "Status", "Params", "Ch", "Latency")
+# On a narrow terminal, columns go in this order until the table fits (Id, Name, Status stay).
+LIST_DROPPED_FIRST = ("Category", "Vendor", "Latency", "Ch", "Params", "Kind")
+
+
+def _print_table(plugins: list[dict[str, Any]], rows: list[list[str]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    widths = {
+        column: max(len(column), *(len(row[i]) for row in rows)) + 2  # Padding: 1 each side.
+        for i, column in enumerate(LIST_COLUMNS)
+    }
+    shown = list(LIST_COLUMNS)
+    for column in LIST_DROPPED_FIRST:
+        if sum(widths[c] for c in shown) <= stdout.width:
+            break
+        shown.remove(column)
+    table = Table(box=None, header_style="bold")
+    for column in shown:
+        table.add_column(
+            column,
+            justify="right" if column in ("Params", "Latency") else "left",
+            # An id is for copying: it is never wrapped or cut; other columns fold instead.
+            no_wrap=column == "Id",
+            min_width=widths["Id"] - 2 if column == "Id" else None,
+            overflow="fold",
+        )
+    keep = [LIST_COLUMNS.index(column) for column in shown]
+    for p, row in zip(plugins, rows, strict=True):
+        style = "" if p["status"] == "ok" else "red"
+        # Text cells: a name like "Gain [dB]" is data, never rich markup.
+        table.add_row(
+            *(Text(row[i]) for i in keep),
             style=style if p["audioOk"] is not False else "yellow",
         )
     stdout.print(table)
-    stderr.print(f"{len(plugins)} plugin(s)")
+
+
+def _complete_plugin(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Ids and names of the catalogue's plugins that start with ``incomplete``."""
+    from click.shell_completion import CompletionItem
+
+    from pluginary.errors import PluginaryError
+    from pluginary.local import names
+
+    # The group's callback does not run while completing: the cache folder comes from its params.
+    cache_dir = ctx.find_root().params.get("cache_dir")
+    try:
+        pairs = names(cache_paths(os.path.abspath(cache_dir) if cache_dir else None))
+    except (PluginaryError, OSError):
+        return []  # A shell's completion has nowhere to show an error.
+    folded = incomplete.casefold()
+    found = [CompletionItem(i, help=n) for i, n in pairs if i.casefold().startswith(folded)]
+    found += [CompletionItem(n, help=i) for i, n in pairs if n.casefold().startswith(folded)]
+    return found
 
 
 @main.command()
-@click.argument("plugin_id")
+@click.argument("plugin", metavar="ID|NAME", shell_complete=_complete_plugin)
 @click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
-def show(plugin_id: str, as_json: bool) -> None:
-    """Show one plugin: metadata, probe outcome and its parameters."""
-    record: dict[str, Any] = _run(lambda client: client.plugin(plugin_id))
+def show(plugin: str, as_json: bool) -> None:
+    """Show one plugin's metadata, probe outcome and parameters.
+
+    The plugin is given by its id, the start of its id, or its name (any case).
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from pluginary.local import show_plugin
+
+    record = _read(lambda paths: show_plugin(paths, plugin))
     if as_json:
-        stdout.print_json(json.dumps(record))
+        _print_json(record)
         return
-    stdout.print(f"[bold]{escape(record['name'])}[/bold]  ({record['id']})")
+    stdout.print(Text.assemble((one_line(record["name"]), "bold"), f"  ({record['id']})"))
     for label, key in (
         ("Vendor", "vendor"),
         ("Version", "version"),
@@ -372,19 +543,18 @@ def show(plugin_id: str, as_json: bool) -> None:
         ("Signal", "signal"),
     ):
         if record.get(key) not in (None, ""):
-            # Escaped: a path or a plugin's text may hold "[...]", which rich reads as markup.
-            stdout.print(f"  {label + ':':<11}{escape(str(record[key]))}")
+            _fact(label, str(record[key]))
         if key == "path" and record.get("pathBytes"):
             exact = shell_quoted(from_exact_bytes(record["pathBytes"]))
-            stdout.print(f"  {'':<11}(not UTF-8; exactly {escape(exact)})")
+            _fact("", f"(not UTF-8; exactly {exact})")
     for label, text in _insert_facts(record):
-        stdout.print(f"  {label + ':':<11}{text}")
+        _fact(label, text)
     if record["parameters"]:
         table = Table(box=None, header_style="bold", title="Parameters", title_justify="left")
         for column in ("Key", "Name", "Units", "Range", "Default", "Values", "Texts (0 .. 1)"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "Key")
         for p in record["parameters"]:
-            table.add_row(
+            cells = (
                 p["key"],
                 p["name"],
                 p["units"] or "",
@@ -392,12 +562,21 @@ def show(plugin_id: str, as_json: bool) -> None:
                 p["defaultText"] or "",
                 _values(p),
                 _samples(p),
+            )
+            # Text cells: "Gain [dB]" is a parameter's name, not rich markup.
+            table.add_row(
+                *(Text(one_line(str(cell))) for cell in cells),
                 style="yellow" if p["rangeProblem"] else "",
             )
         stdout.print(table)
     if record["status"] != "ok" and record["outputTail"]:
-        stdout.print("[bold]What it printed (tail):[/bold]")
-        stdout.print(record["outputTail"].rstrip(), markup=False)
+        stdout.print(Text("What it printed (tail):", style="bold"))
+        # A crashing plugin may print escape sequences; none reaches the terminal.
+        stdout.print(Text(printable(record["outputTail"]).rstrip()))
+
+
+def _fact(label: str, text: str) -> None:
+    stdout.print(f"  {label + ':' if label else '':<11}{one_line(text)}", markup=False)
 
 
 def _channels(channels: list[int] | None) -> str:
@@ -462,32 +641,41 @@ def _values(parameter: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(as_json: bool) -> None:
     """Show the cache, catalogue counts, and the running, interrupted and last scans."""
-    info: dict[str, Any] = _run(lambda client: client.status())
+    from pluginary.local import status as read
+
+    info = _read(read)
     if as_json:
-        stdout.print_json(json.dumps(info))
+        _print_json(info)
         return
     counts = info["counts"]
-    stdout.print(f"Pluginary {info['version']}, cache {info['cache']['root']}")
+    _line(f"Pluginary {info['version']}, cache {info['cache']['root']}")
     by_status = ", ".join(f"{n} {s}" for s, n in counts["byStatus"].items() if n)
-    stdout.print(
+    _line(
         f"  Catalogue: {counts['plugins']} plugins in {counts['bundles']} bundles"
         f" ({by_status or 'empty'})"
     )
     if info["running"]:
         run = info["running"]
-        stdout.print(f"  Running:   scan {run['scanId']} (pid {run['pid']})")
+        _line(f"  Running:   scan {run['scanId']} (pid {run['pid']})")
     if info["interrupted"]:
         stopped = info["interrupted"]
-        stdout.print(
+        _line(
             f"  Interrupted: scan {stopped['scanId']}, {stopped['done']}/{stopped['total']}"
             " probes done — run `pluginary resume`"
         )
     if info["lastScan"]:
+        # What the scan did (bundles), then what the catalogue holds since (plugins): a scan that
+        # found nothing new probed nothing, but the catalogue still has every plugin.
         last = info["lastScan"]
-        stdout.print(
-            f"  Last scan: {last['scanId']}: {last['ok']} ok, {last['failed']} failed,"
-            f" {last['timedOut']} timed out, {last['crashed']} crashed"
+        _line(
+            f"  Last scan: {last['scanId']}: {last['discovered']} found, {last['probed']} probed,"
+            f" {last['unchanged']} unchanged, {last.get('ignored', 0)} ignored,"
+            f" {last.get('kept', 0)} kept, {last['removed']} removed"
         )
+
+
+def _line(text: str) -> None:
+    click.echo(one_line(text))
 
 
 @main.group()
@@ -500,33 +688,31 @@ def ignore() -> None:
 @click.option("--class", "class_name", help="Ignore only this plugin class of the bundle.")
 def ignore_add(pattern: str, class_name: str | None) -> None:
     """Add a bundle path or glob (e.g. '**/Crashy*.vst3') to the ignore list."""
-    from pluginary.errors import StorageError
     from pluginary.scanner.ignorelist import IgnoreListError, add_ignore_entry
 
-    path = cache_paths().ignore_list  # Created with its folder by add_ignore_entry.
-    try:
-        add_ignore_entry(path, pattern, class_name)
-    except IgnoreListError as error:
-        raise click.BadParameter(str(error), param_hint="PATTERN") from error
-    except StorageError as error:
-        stderr.print(f"[red]error:[/red] {error}")
-        sys.exit(1)
-    stderr.print(f"Added to {path}")
+    def add(paths: CachePaths) -> str:
+        path = paths.ignore_list  # Created with its folder by add_ignore_entry.
+        try:
+            add_ignore_entry(path, pattern, class_name)
+        except IgnoreListError as error:
+            raise click.BadParameter(str(error), param_hint="PATTERN") from error
+        return str(path)
+
+    click.echo(f"Added to {one_line(_read(add))}", err=True)
 
 
 @ignore.command(name="list")
 def ignore_list() -> None:
-    """Print the ignore list's file name and its entries."""
-    from pluginary.errors import StorageError
-    from pluginary.scanner.ignorelist import IgnoreListError, load_ignore_list
+    """Print the ignore list's file name (on stderr) and its entries."""
+    from pluginary.scanner.ignorelist import IgnoreEntry, IgnoreListError, load_ignore_list
 
-    path = cache_paths().ignore_list
-    stderr.print(f"{path}")
-    try:
-        entries = load_ignore_list(path).entries
-    except (IgnoreListError, StorageError) as error:
-        stderr.print(f"[red]error:[/red] {error}")
-        sys.exit(1)
-    for entry in entries:
+    def entries(paths: CachePaths) -> list[IgnoreEntry]:
+        try:
+            return list(load_ignore_list(paths.ignore_list).entries)
+        except IgnoreListError as error:
+            _fail(f"{paths.ignore_list}: {error}")
+
+    click.echo(one_line(str(cache_paths().ignore_list)), err=True)
+    for entry in _read(entries):
         suffix = f" :: {entry.class_name}" if entry.class_name else ""
-        stdout.print(f"{entry.pattern}{suffix}", markup=False)
+        click.echo(one_line(f"{entry.pattern}{suffix}"))

@@ -269,14 +269,22 @@ class AsyncClient:
         return result
 
     async def find(self, id_or_name: str) -> JSON:
-        """The full record of a plugin given by id, or by exact (case-insensitive) name."""
+        """The full record of the plugin given by id, unique id prefix, or name (any case).
+
+        The same resolution as ``pluginary show`` (:func:`pluginary.catalog.lookup.resolve`);
+        ServerError 1003 when nothing or more than one plugin fits (the message says which).
+        """
+        from pluginary.catalog.lookup import resolve
+        from pluginary.errors import PluginNotFound
+
         with contextlib.suppress(ServerError):
-            return await self.plugin(id_or_name)
-        candidates = await self.query_all(text=id_or_name, status="ok")
-        exact = [p for p in candidates if p["name"].lower() == id_or_name.lower()]
-        if not exact:
-            raise ServerError(1003, f"no loadable plugin with id or name {id_or_name!r}")
-        return await self.plugin(exact[0]["id"])
+            return await self.plugin(id_or_name)  # An exact id needs no list of names.
+        summaries = await self.query_all()
+        try:
+            ident = resolve(id_or_name, [(p["id"], p["name"]) for p in summaries])
+        except PluginNotFound as error:
+            raise ServerError(1003, str(error), error.data) from None
+        return await self.plugin(ident)
 
     async def load(self, id_or_name: str) -> Any:
         """A pedalboard plugin, loaded IN THIS PROCESS from the catalogue's path and class."""

@@ -25,4 +25,4 @@ def main() -> None:
         sys.exit(serve())
     from pluginary.cli import main as cli
 
-    cli()
+    cli(prog_name="pluginary")  # Not "python -m pluginary" in usage and version lines.

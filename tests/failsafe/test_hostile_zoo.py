@@ -87,15 +87,23 @@ def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
             hostile[name] = f"{record['status']}: {record['error'].split(' (')[0]}"
     # Nothing any plugin started is left: the sidecar is alone again.
     wait_until(lambda: sidecar.processes() == {sidecar.pid}, "the scan's processes are gone")
-    again = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
-    assert (again["probed"], again["unchanged"]) == (0, summary["discovered"])
+    # The next scan is clean: it probes only the timed-out bundles again, once, with twice its
+    # timeout (half the first scan's here, so the same limit), and they hang again.
+    again = sidecar.result(
+        "pluginary/scan", scan_params(plugins, **{**LIMITS, "timeoutSeconds": TIMEOUT / 2})
+    )
+    timed_out = summary["timedOut"]
+    assert (again["probed"], again["retried"], again["timedOut"]) == (timed_out,) * 3
+    last = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
+    assert (last["probed"], last["unchanged"]) == (0, summary["discovered"])
     assert sidecar.shutdown() == 0
     ledger.record(
         "hostile-zoo",
         f"{len(names)} zoo bundles beside 2 real plugins: the real ones ok, "
         f"{len(hostile)} hostile bundles each recorded non-ok with what it did, "
         f"{len(names) - 1 - len(hostile)} harmless under containment recorded ok;"
-        " no process left; the next scan probed nothing",
+        " no process left; the next scan retried only the timed-out ones (once, longer limit),"
+        " the one after probed nothing",
     )
 
 

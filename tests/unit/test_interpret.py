@@ -276,3 +276,17 @@ def test_a_lost_probe_server_blames_the_class_probed_alone() -> None:
     assert state == "crashed"
     assert records[0][0] == "A"
     assert "probe server went down while probing it alone" in records[0][2]["error"]
+
+
+def test_a_server_lost_alone_after_every_class_reported_blames_the_last_class() -> None:
+    """Its probe server went down although the plugin reported everything: the plugin (alone
+    with it) killed the server after reporting; its record is kept and marked."""
+    events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
+    lost = run(events, exit_code=None, lost="it was killed by SIGKILL")
+    state, records, follow_ups = interpret(TASK, lost, LIMITS)
+    assert state == "crashed"
+    ((name, status, record),) = records
+    assert (name, status) == ("A", "crashed")
+    assert record["error"].startswith("the probe server went down while probing it alone")
+    assert record["identifier"] == "id-A"
+    assert follow_ups == []

@@ -380,8 +380,8 @@ class Scanner:
                     audio=options.audio_check,
                 )
                 if in_flight[task.id] and _maybe_a_neighbours_doing(run):
-                    why = f"its probe server went down ({run.lost})" if run.lost else ""
-                    why = why or f"its probe died with {run.signal}"
+                    died = f"its probe died with {run.signal}"
+                    why = f"its probe server went down ({run.lost})" if run.lost else died
                     self.log(f"{display(task.bundle)}: {why} beside others; probing it again alone")
                     await self._in_thread(journal.run_alone, task.id)
                 else:
@@ -649,7 +649,10 @@ def interpret(
     everything_reported = (
         names is not None and all(n in by_class for n in names) and processing is None
     )
-    if unfinished and not (everything_reported and unloading is None and run.problem is None):
+    # A probe killed after every class reported (a stall, say) blames nobody, unless its server
+    # went down while it ran alone: then the plugin most likely did that after reporting.
+    settled_anyway = everything_reported and unloading is None and run.problem is None
+    if unfinished and not (settled_anyway and run.lost is None):
         status, error = _ending(run, limits)
         if processing is not None and processing in by_class:
             culprit = processing
@@ -660,6 +663,9 @@ def interpret(
             culprit = unloading
             failure = by_class[unloading][1]
             error += " while unloading"
+        elif run.lost is not None and settled_anyway and begun and begun[-1] in by_class:
+            culprit = begun[-1]  # It reported everything, then took its probe server down.
+            failure = by_class[culprit][1]
         else:
             # The class being loaded when the probe died; None blames the bundle as a whole.
             culprit = next((n for n in begun if n not in by_class), None)

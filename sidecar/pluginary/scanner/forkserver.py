@@ -85,8 +85,10 @@ class ForkServer:
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
-        self.wake_read = wake_read
-        signal.set_wakeup_fd(wake_write)
+        self.wake_read, self.wake_write = wake_read, wake_write
+        # A full pipe already wakes us: no warning (a plugin may have filled it, or many children
+        # ended at once).
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         self.stopping = False
         self.next_heartbeat = 0.0
 
@@ -233,7 +235,8 @@ class ForkServer:
             os.dup2(devnull, 0)
             os.dup2(output, 1)
             os.dup2(output, 2)
-            for fd in (self.request_fd, self.report_fd, self.wake_read, output, devnull):
+            os.close(devnull)
+            for fd in (self.request_fd, self.report_fd, self.wake_read, self.wake_write, output):
                 os.close(fd)
             probe_bundle(
                 request["bundle"],

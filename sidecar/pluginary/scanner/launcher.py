@@ -68,10 +68,6 @@ class ProbeRun:
     lost: str | None = None  # Why the fork server went away while this probe ran, if it did.
 
     @property
-    def timed_out(self) -> bool:
-        return self.limit == "time"
-
-    @property
     def finished(self) -> bool:
         """The probe wrote its last event, exited 0, and broke no limit and no rule."""
         return (

@@ -1,6 +1,8 @@
 """``pluginary/status``: one snapshot of the cache, the catalogue and the scans, read off the loop.
 
-:func:`collect_status` blocks (SQLite, flock); the server runs it in a worker thread.
+:func:`collect_status` blocks (SQLite, flock); the server runs it in a worker thread. The
+``pluginary`` command asks :func:`status_snapshot` in its own process, with no scanner: it never
+imports the scan engine (a scan running elsewhere is seen through the scan lock).
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pluginary.catalog.query import catalog_counts
 from pluginary.catalog.store import read_meta
@@ -23,17 +25,25 @@ from pluginary.models import (
     ServerStatus,
 )
 from pluginary.paths import CachePaths
-from pluginary.scanner.engine import Scanner
 from pluginary.scanner.journal import SCHEMA_VERSION as JOURNAL_VERSION
 from pluginary.scanner.journal import Journal
 from pluginary.scanner.lock import lock_holder
 from pluginary.server.reads import read_catalog_sync
 from pluginary.storage import connect, is_damage, is_storage_failure, storage_errors, unusable
 
+if TYPE_CHECKING:
+    from pluginary.scanner.engine import Scanner
+
 
 def collect_status(scanner: Scanner, version: str) -> ServerStatus:
     """Everything ``pluginary/status`` reports (blocking: call it from a worker thread)."""
-    paths = scanner.paths
+    return status_snapshot(scanner.paths, version, scanner)
+
+
+def status_snapshot(
+    paths: CachePaths, version: str, scanner: Scanner | None = None
+) -> ServerStatus:
+    """The status of the cache at ``paths``; ``scanner`` is this process's, if it has one."""
     running = _running(scanner, paths)
     counts, last_scan = _catalog(paths)
     return ServerStatus(
@@ -52,13 +62,17 @@ def collect_status(scanner: Scanner, version: str) -> ServerStatus:
     )
 
 
-def _running(scanner: Scanner, paths: CachePaths) -> RunningScan | None:
+def _running(scanner: Scanner | None, paths: CachePaths) -> RunningScan | None:
     with storage_errors("scan lock", paths.scan_lock):
         owner = lock_holder(paths.scan_lock)
     if owner is None:
         return None
-    progress = scanner.running
-    if owner.get("pid") == os.getpid() and scanner.running_scan_id is not None:
+    progress = None if scanner is None else scanner.running
+    if (
+        scanner is not None
+        and owner.get("pid") == os.getpid()
+        and scanner.running_scan_id is not None
+    ):
         return RunningScan(
             scan_id=scanner.running_scan_id,
             pid=os.getpid(),

@@ -10,19 +10,20 @@ and a unit test holds the two together through :data:`SCHEMA_TYPES` and :data:`M
 from __future__ import annotations
 
 import dataclasses
-import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any, TypeVar
 
 from cattrs import Converter
 from lsprotocol.converters import get_converter
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
-from pluginary.fsnames import display, exact_bytes, is_path_text, is_text
+from pluginary.encoding import EXACT_PATHS as EXACT_PATHS
+from pluginary.encoding import camel as camel
+from pluginary.encoding import to_wire as to_wire
+from pluginary.fsnames import is_path_text, is_text
 from pluginary.models import (
     AudioCheck,
     CacheInfo,
@@ -129,9 +130,6 @@ EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "PluginSummary": ("pathBytes",),
     "PluginRecord": ("pathBytes",),
 }
-# Result fields holding a path a host may open: sent as text (``display``) plus ``<name>Bytes``,
-# the exact bytes in base64 when the path is not UTF-8, else null. See protocol/README.md.
-EXACT_PATHS: dict[type[Any], tuple[str, ...]] = {PluginSummary: ("path",), PluginRecord: ("path",)}
 # Params fields holding paths: PEP 383's lone surrogates U+DC80-U+DCFF stand for the bytes of a
 # name that is not UTF-8 (what Python itself gives for one); no other lone surrogate is taken.
 PATH_PARAMS = frozenset({"folders"})
@@ -146,12 +144,6 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 # -- names --------------------------------------------------------------------------------
-
-
-def camel(name: str) -> str:
-    """``timed_out`` -> ``timedOut``."""
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def wire_fields(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
@@ -204,49 +196,6 @@ def converter() -> Converter:
 
 
 # -- encoding -----------------------------------------------------------------------------
-
-
-def to_wire(value: Any) -> Any:
-    """Encode a domain value as JSON-ready data: dataclasses become camelCase objects."""
-    kind = type(value)
-    if kind is str:
-        # Text is sent as valid Unicode, always: many JSON parsers refuse a lone surrogate (a
-        # byte of a file name that is not UTF-8), and would lose the whole message over it.
-        return value if value.isascii() else display(value)
-    if kind in _AS_IS:
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else None  # JSON has no NaN; plugins report them.
-    names = _wire_names(kind) if hasattr(kind, "__dataclass_fields__") else None
-    if names is not None:
-        encoded = {wire_name: to_wire(getattr(value, name)) for name, wire_name in names}
-        for name in EXACT_PATHS.get(kind, ()):
-            encoded[f"{camel(name)}Bytes"] = exact_bytes(getattr(value, name))
-        return encoded
-    if isinstance(value, list | tuple):
-        return [to_wire(item) for item in value]
-    if isinstance(value, Mapping):
-        return {str(key): to_wire(item) for key, item in value.items()}
-    if isinstance(value, PurePath):
-        return display(str(value))
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return value
-
-
-# Encoded as they are: a page of results is mostly these, so they skip every other test.
-_AS_IS = frozenset({int, bool, type(None)})
-
-
-_WIRE_NAMES: dict[type[Any], tuple[tuple[str, str], ...]] = {}
-
-
-def _wire_names(cls: type[Any]) -> tuple[tuple[str, str], ...]:
-    """A dataclass's (field name, wire name) pairs, worked out once per class."""
-    names = _WIRE_NAMES.get(cls)
-    if names is None:
-        names = _WIRE_NAMES[cls] = tuple((f.name, camel(f.name)) for f in dataclasses.fields(cls))
-    return names
 
 
 def capabilities(formats: list[str], methods: list[str]) -> dict[str, Any]:
