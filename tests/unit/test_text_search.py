@@ -15,6 +15,7 @@ from pluginary.catalog.store import (
     SCHEMA_VERSION,
     TEXT_INDEXES,
     CommitBundle,
+    _migrations,
     commit_scan,
     open_catalog,
 )
@@ -80,8 +81,11 @@ def test_a_word_matches_inside_words_case_blind(db: Any) -> None:
     assert names(db, text="ynamic") == ["ZamComp", "ZaMultiComp"]  # Category.
     assert names(db, text="hresh") == ["ZamComp"]  # Parameter names.
     assert names(db, text="zam comp") == ["ZamComp", "ZaMultiComp"]  # Every word, anywhere.
+    assert names(db, text="CHÂTEAU") == names(db, text="teau verb") == ["Château Verb"]
+    assert names(db, text="chateau") == []  # Accents as typed, as protocol/README.md says.
     assert names(db, text="zam gain") == []
     assert names(db, text="compx") == []  # Inside one text, never across two.
+    assert query_plugins(db, PluginQuery(text="zam gain")).total == 0
 
 
 def test_a_short_word_matches_the_start_of_a_word(db: Any) -> None:
@@ -123,6 +127,43 @@ def test_pages_keep_name_order_and_the_cursor(
             break
     assert seen == names(db, text=text) and page.total == len(seen) > 0
     assert seen == sorted(seen, key=str.lower)
+
+
+@pytest.mark.parametrize("plan", [0, 10**9])
+def test_text_and_other_filters_count_and_page_alike(
+    db: Any, plan: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_module, "WIDE_MATCH", plan)
+    for query, expected in (
+        ({"text": "comp", "vendor": "zammit"}, ["ZamComp", "ZaMultiComp"]),
+        ({"text": "eq gain", "category": "eq"}, ["EQ Eight"]),
+        ({"text": "e", "vendor": "bulk"}, ["Equalizer"]),
+        ({"text": "comp", "vendor": "bulk"}, []),
+    ):
+        page = query_plugins(db, PluginQuery(**query))
+        assert [p.name for p in page.plugins] == expected and page.total == len(expected), query
+
+
+def statements(db: sqlite3.Connection, text: str) -> list[str]:
+    """The SQL one text query runs, values in place (SQLite's own FTS5 statements left out)."""
+    seen: list[str] = []
+    db.set_trace_callback(seen.append)
+    try:
+        query_plugins(db, PluginQuery(text=text))
+    finally:
+        db.set_trace_callback(None)
+    return [sql for sql in seen if not sql.startswith("--")]
+
+
+@pytest.mark.parametrize("text", ["comp", "zam comp", "eq gain", "ga eq dyn"])
+def test_the_trigram_index_is_read_once_and_never_per_rowid(db: Any, text: str) -> None:
+    # Matching trigrams is the dear part of a query: the total and the page share one match.
+    sql = [s for s in statements(db, text) if "plugins_trigram" in s]
+    assert len(sql) == 1
+    plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql[0]}"))
+    # FTS5 marks a rowid constraint handed to it with "=": it would match once per rowid
+    # (seconds on a large catalogue, where one match takes a millisecond).
+    assert "VIRTUAL TABLE INDEX" in plan and ":=" not in plan, plan
 
 
 def fts_checks(db: sqlite3.Connection) -> None:
@@ -196,9 +237,20 @@ def version(path: Path) -> int:
         db.close()
 
 
-def test_a_scan_upgrades_a_v2_catalogue_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite"
+def make_v3_catalog(path: Path) -> None:
+    """A catalogue as the timeout retry left it (version 3): still the word index only."""
     make_v2_catalog(path)
+    db = sqlite3.connect(path)
+    db.executescript(_migrations()[2])
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("make", [make_v2_catalog, make_v3_catalog])
+def test_a_scan_upgrades_an_older_catalogue_in_place(tmp_path: Path, make: Any) -> None:
+    path = tmp_path / "catalog.sqlite"
+    make(path)
     db, problem = open_catalog(path)
     try:
         assert problem is None and version(path) == SCHEMA_VERSION == 4
@@ -209,8 +261,9 @@ def test_a_scan_upgrades_a_v2_catalogue_in_place(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.broken-*"))
 
 
-def test_a_reader_upgrades_a_v2_catalogue_in_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize("make", [make_v2_catalog, make_v3_catalog])
+def test_a_reader_upgrades_an_older_catalogue_in_place(tmp_path: Path, make: Any) -> None:
     path = tmp_path / "catalog.sqlite"
-    make_v2_catalog(path)
+    make(path)
     read_catalog_sync(path, answers_inside_words)
     assert version(path) == SCHEMA_VERSION

@@ -51,28 +51,40 @@ def search_words(text: str) -> list[str]:
     return list(dict.fromkeys(re.findall(r"[^\W_]+", unicodedata.normalize("NFC", text))))
 
 
-def text_filters(text: str) -> list[_Filter]:
-    """What free text asks of a plugin: every word appears in its name, vendor, category or
-    parameter names; none when the text has no word (the caller then matches nothing).
+def text_filter(db: sqlite3.Connection, text: str) -> _Filter:
+    """What free text asks of a plugin: every word of it appears in its name, vendor, category
+    or parameter names. Text without a word matches nothing.
 
-    A word of three or more characters matches inside words, case-blind, through the trigram
-    index (``comp`` finds ZamComp); a shorter one, which no trigram holds, matches the start of
-    a word, case- and diacritic-blind, through the word index (``eq`` finds EQ and Equalizer).
+    A word of three or more characters matches inside words, case-blind, accents as typed,
+    through the trigram index (``comp`` finds ZamComp); a shorter one, which no trigram holds,
+    matches the start of a word, case- and diacritic-blind, through the word index (``eq``
+    finds EQ and Equalizer).
     """
     words = search_words(text)
     # Words are letters and digits only: quoted, they are plain FTS5 strings.
     inside = " ".join(f'"{word}"' for word in words if len(word) >= TRIGRAM)
     starts = " ".join(f'"{word}" *' for word in words if len(word) < TRIGRAM)
-    return [
-        _Filter(
+    word_index = "FROM plugins_fts WHERE plugins_fts MATCH ?"
+    if starts and not inside:
+        # The word index counts word starts from its prefix indexes, cheaply, and the page reads
+        # them again: cheaper than listing their rowids, often most of the catalogue.
+        return _Filter(
             "p.rowid",
-            f"IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)",
-            (expression,),
-            count=f"SELECT count(*) FROM {table} WHERE {table} MATCH ?",
+            f"IN (SELECT rowid {word_index})",
+            (starts,),
+            count=f"SELECT count(*) {word_index}",
         )
-        for table, expression in (("plugins_trigram", inside), ("plugins_fts", starts))
-        if expression
-    ]
+    total, rowids = 0, "[]"  # No word: no rowid, and the query answers an empty page at once.
+    if inside:
+        # Matching trigrams checks the position of each in each text, the dearest step of a
+        # query: done once, its rowids (a JSON list) serve both the total and the page.
+        sql = "SELECT count(*), json_group_array(rowid) FROM plugins_trigram"
+        sql += " WHERE plugins_trigram MATCH ?"
+        if starts:
+            # "+": not handed to FTS5 as a rowid constraint, which it would run once per rowid.
+            sql += f" AND +rowid IN (SELECT rowid {word_index})"
+        total, rowids = db.execute(sql, (inside, starts) if starts else (inside,)).fetchone()
+    return _Filter("p.rowid", "IN (SELECT value FROM json_each(?))", (rowids,), total=total)
 
 
 def _encode_cursor(name: str, ident: str) -> str:
@@ -107,9 +119,9 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
     if query.max_latency is not None and query.max_latency < 0:
         raise InvalidQuery("maxLatency must be 0 or more (samples)", field="maxLatency")
     after = _decode_cursor(query.cursor) if query.cursor else None
-    if query.text is not None and not search_words(query.text):
-        return QueryPage(plugins=[], total=0, next_cursor=None)  # Nothing to search for.
-    filters = _filters(query)
+    filters = _filters(db, query)
+    if any(f.total == 0 for f in filters):
+        return QueryPage(plugins=[], total=0, next_cursor=None)  # One condition fails all.
     everything = _plugin_count(db)
     total = _count(db, filters) if filters else everything
     # Two plans for a page. A wide match walks the name index and tests each plugin against the
@@ -146,16 +158,17 @@ class _Filter:
     condition: str
     args: tuple[Any, ...]
     count: str | None = None
+    total: int | None = None  # Its matches, when counted already.
 
     def sql(self, *, indexed: bool = True) -> str:
         # Unary plus makes the column an expression, which keeps SQLite off its index.
         return f"{'' if indexed else '+'}{self.column} {self.condition}"
 
 
-def _filters(query: PluginQuery) -> list[_Filter]:
+def _filters(db: sqlite3.Connection, query: PluginQuery) -> list[_Filter]:
     filters: list[_Filter] = []
     if query.text is not None:
-        filters += text_filters(query.text)
+        filters.append(text_filter(db, query.text))
     if query.vendor:
         # Matched against the few distinct vendors, then found through the vendor index.
         filters.append(
@@ -200,6 +213,8 @@ def _filters(query: PluginQuery) -> list[_Filter]:
 
 def _count(db: sqlite3.Connection, filters: list[_Filter]) -> int:
     """How many plugins match (some filter given), from the narrowest structure that can tell."""
+    if len(filters) == 1 and filters[0].total is not None:
+        return filters[0].total
     if len(filters) == 1 and filters[0].count is not None:
         return int(db.execute(filters[0].count, filters[0].args).fetchone()[0])
     where = " AND ".join(f.sql() for f in filters)

@@ -94,9 +94,10 @@ CREATE INDEX parameter_terms_plugin ON parameter_terms (plugin_rowid);
 
 -- Free text over name, vendor, category and parameter names, twice; rowid = plugins.rowid.
 -- A searched word of three or more letters and digits must appear inside some column's text,
--- case-blind: the trigram index finds it ("comp" finds ZamComp). A shorter word, which no
--- trigram holds, must begin a word there, diacritics ignored: the word index and its prefix
--- indexes find it ("eq" finds EQ and Equalizer, not FreqShift).
+-- case-blind, accents as typed (the trigram tokenizer of SQLite 3.40 cannot drop them): the
+-- trigram index finds it ("comp" finds ZamComp). A shorter word, which no trigram holds, must
+-- begin a word there, diacritics ignored: the word index and its prefix indexes find it ("eq"
+-- finds EQ and Equalizer, not FreqShift).
 CREATE VIRTUAL TABLE plugins_fts USING fts5 (
     name, vendor, category, parameters, tokenize = 'unicode61 remove_diacritics 2',
     prefix = '1 2'                      -- the one- and two-character starts come from an index
