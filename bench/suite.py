@@ -103,6 +103,25 @@ def scan_params(folder: Path, **extra: Any) -> dict[str, Any]:
     return {"folders": [str(folder)], "onlyFolders": True, "workers": WORKERS, **extra}
 
 
+# The installed command, as a person runs it (the console script beside this Python), and the
+# bare Python start its whole-process times are set against.
+PLUGINARY = str(Path(sys.executable).parent / "pluginary")
+BARE_PYTHON = [sys.executable, "-c", "pass"]
+
+
+async def command_wall(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Whole-process wall time of ``command`` (which must succeed), and what it printed."""
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), SAFETY)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[1:])} exited with status {process.returncode}")
+    return seconds, out.decode()
+
+
 async def run_process(
     command: list[str], env: dict[str, str] | None = None, sample: bool = False
 ) -> tuple[float, dict[str, Any], TreeSampler | None]:
@@ -283,6 +302,8 @@ async def scale(bench: Bench, folder: Path, count: int) -> list[Row]:
         "bare_pss": [],
     }
     rescans: list[float] = []
+    cli_scans: list[float] = []
+    cli_bare: list[float] = []
     idle_after: list[float] = []
     progress: list[ProgressFacts] = []
     probes: list[int] = []
@@ -309,6 +330,7 @@ async def scale(bench: Bench, folder: Path, count: int) -> list[Row]:
                 if unchanged["unchanged"] != count or unchanged["probed"] != 0:
                     raise RuntimeError(f"a no-change rescan probed {unchanged['probed']}")
                 rescans.append(again)
+            await cli_rescans(cache)
             await asyncio.sleep(0.5)
             idle_after.append(rss(client.pid))
             progress.append(progress_facts(client, token))
@@ -316,6 +338,18 @@ async def scale(bench: Bench, folder: Path, count: int) -> list[Row]:
             await client.close()
         shutil.rmtree(cache, ignore_errors=True)
         return float(seconds)
+
+    async def cli_rescans(cache: Path) -> None:
+        # The same no-change scan from the command line, which runs the engine in its own
+        # process (issue 13), beside a bare Python start.
+        command = [PLUGINARY, "--cache-dir", str(cache), "scan", "--folder", str(folder)]
+        command += ["--only", "--workers", str(WORKERS), "--no-audio-check", "--json"]
+        for _ in range(bench.sizes.rescans):
+            seconds, out = await command_wall(command)
+            if json.loads(out)["probed"] != 0:
+                raise RuntimeError(f"a no-change `pluginary scan` probed: {out}")
+            cli_scans.append(seconds)
+            cli_bare.append((await command_wall(BARE_PYTHON))[0])
 
     async def bare(round_: int) -> float:
         command = [*BARE_BOUND, "--workers", str(WORKERS), str(folder)]
@@ -334,6 +368,8 @@ async def scale(bench: Bench, folder: Path, count: int) -> list[Row]:
         **memory,
         "bundles": count,
         "rescans": rescans,
+        "cli_rescans": cli_scans,
+        "cli_bare": cli_bare,
         "idle_after": idle_after,
         "progress": [vars(p) for p in progress],
     }
@@ -374,6 +410,16 @@ async def scale(bench: Bench, folder: Path, count: int) -> list[Row]:
             result=f"{median(rescans) * 1000:.1f} ms",
             target="≤ 100 ms",
             met=median(rescans) * 1000 <= 100,
+        ),
+        Row(
+            "9.c",
+            f"No-change `pluginary scan` of {count} bundles, whole process, vs a bare Python"
+            " start (row 3: the same scan inside a running sidecar)",
+            ours=spread(cli_scans, "ms", 1000, 0),
+            baseline=spread(cli_bare, "ms", 1000, 0) + " `python -c pass`",
+            result=f"{median(cli_scans) * 1000:.0f} ms, {median(ratios(cli_scans, cli_bare)):.1f}x",
+            target="≤ 500 ms",
+            met=median(cli_scans) <= 0.5,
         ),
         Row(
             "6.b",
@@ -576,9 +622,6 @@ async def startup(bench: Bench) -> list[Row]:
 
 # -- 9. the command line's reads -------------------------------------------------------------
 
-# The installed command, as a person runs it (the console script beside this Python).
-PLUGINARY = str(Path(sys.executable).parent / "pluginary")
-
 
 async def cli_reads(bench: Bench) -> list[Row]:
     """Whole-process wall time of reading commands against a bare Python start, round by round."""
@@ -591,25 +634,14 @@ async def cli_reads(bench: Bench) -> list[Row]:
         db.close()
     env = {**os.environ, "PLUGINARY_CACHE_DIR": str(cache)}
 
-    async def wall(command: list[str]) -> float:
-        started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env
-        )
-        await asyncio.wait_for(process.communicate(), SAFETY)
-        seconds = time.perf_counter() - started
-        if process.returncode != 0:
-            raise RuntimeError(f"{' '.join(command[1:])} exited with status {process.returncode}")
-        return seconds
-
     async def listed(round_: int) -> float:
-        return await wall([PLUGINARY, "list", "--json"])
+        return (await command_wall([PLUGINARY, "list", "--json"], env))[0]
 
     async def shown(round_: int) -> float:
-        return await wall([PLUGINARY, "show", ident])
+        return (await command_wall([PLUGINARY, "show", ident], env))[0]
 
     async def bare(round_: int) -> float:
-        return await wall([sys.executable, "-c", "pass"])
+        return (await command_wall(BARE_PYTHON, env))[0]
 
     runs = {"list": listed, "show": shown, "bare": bare}
     figures = await alternate(bench.sizes.startup_reps, 1, runs)
@@ -656,7 +688,7 @@ async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
                 fixtures.copies_folder(bundles, sizes.scale_bundles, bench.scratch("copies")),
                 sizes.scale_bundles,
             ),
-            _failed("2.a", "2.b", "2.c", "3", "6.b", "7.a", "7.b"),
+            _failed("2.a", "2.b", "2.c", "3", "6.b", "7.a", "7.b", "9.c"),
         ),
         ("queries", lambda: queries(bench), _failed(*(f"4.{c}" for c in "abcdefgh"))),
         ("cli", lambda: cli_reads(bench), _failed("9.a", "9.b")),

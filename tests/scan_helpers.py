@@ -12,13 +12,13 @@ from typing import Any
 
 import anyio
 
-from pluginary.models import ScanOptions, ScanResult
 from pluginary.paths import CachePaths, cache_paths
+from pluginary.scan_models import ScanOptions, ScanResult
 from pluginary.scanner.engine import Scanner
 
 SCAN_SCRIPT = """
 import sys, anyio
-from pluginary.models import ScanOptions
+from pluginary.scan_models import ScanOptions
 from pluginary.paths import cache_paths
 from pluginary.scanner.engine import Scanner
 scanner = Scanner(cache_paths(sys.argv[1]), standard_folders=lambda fmt: [])

@@ -20,7 +20,7 @@ import click
 import pytest
 
 from pluginary.cli import main
-from processes import wait_until
+from processes import processes_with_env, wait_until
 from scan_helpers import copy_bundles, running_bundles
 
 pytestmark = pytest.mark.e2e
@@ -433,3 +433,141 @@ def test_status_after_a_no_change_scan_shows_the_catalogue_not_zero(
     shown = run(tmp_path / "cache", "status").stdout
     assert "Catalogue: 1 plugins in 1 bundles (1 ok)" in shown
     assert ": 1 found, 0 probed, 1 unchanged, 0 ignored, 0 kept, 0 removed" in shown
+
+
+# -- scans in the CLI's own process (issue 13) ------------------------------------------------
+
+# Fields that differ between any two scans of the same plugins: when, and how long.
+PER_SCAN = {"scanId", "durationMs", "scannedAt", "probeMs"}
+
+
+def _without_timing(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if key not in PER_SCAN}
+
+
+def test_scan_in_process_answers_as_the_sidecar_does(real_plugins: Path, tmp_path: Path) -> None:
+    from pluginary.client import Client
+
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    for name in ("ZamComp", "ZamVerb", "DragonflyHallReverb"):  # ok, failed, ok
+        (folder / f"{name}.vst3").symlink_to(real_plugins / f"{name}.vst3")
+    ours, theirs = tmp_path / "cli-cache", tmp_path / "sidecar-cache"
+    args = ("scan", "--folder", str(folder), "--only", "--workers", "2", "--json")
+    by_cli = json.loads(run(ours, *args).stdout)
+    with Client(cache_dir=theirs) as sidecar:
+        by_sidecar = sidecar.scan([folder], only_folders=True, workers=2)
+        listed = sidecar.query_all()
+        records = {p["id"]: sidecar.plugin(p["id"]) for p in listed}
+    assert _without_timing(by_cli) == _without_timing(by_sidecar)
+    assert (by_cli["discovered"], by_cli["ok"], by_cli["failed"]) == (3, 2, 1)
+    assert json.loads(run(ours, "list", "--json").stdout) == {p["id"]: p for p in listed}
+    for ident, record in records.items():
+        shown = json.loads(run(ours, "show", ident, "--json").stdout)
+        assert _without_timing(shown) == _without_timing(record)
+
+
+def test_a_no_change_scan_starts_no_server_and_no_bar(real_plugins: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "ZamComp.vst3").symlink_to(real_plugins / "ZamComp.vst3")
+    cache = tmp_path / "cache"
+    args = ["--cache-dir", str(cache), "scan", "--folder", str(folder), "--only", "--json"]
+    subprocess.run([PLUGINARY, *args], check=True, capture_output=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pluginary", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["probed"], summary["unchanged"]) == (0, 1)
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+    assert "pluginary.scanner.engine" in imported  # The engine ran here...
+    for heavy in ("pluginary.client", "pygls", "lsprotocol", "rich.progress"):
+        assert heavy not in imported, heavy  # ...with no server, and nothing to show a bar for.
+
+
+def test_piped_show_is_plain_and_never_wrapped(scanned: Path) -> None:
+    ident = next(i for i in json.loads(run(scanned, "list", "--json").stdout) if "zamcomp." in i)
+    record = json.loads(run(scanned, "show", ident, "--json").stdout)
+    done = subprocess.run(
+        [PLUGINARY, "--cache-dir", str(scanned), "show", ident],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "30"},  # Narrow: a table would have to wrap.
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"ZamComp  ({ident})" and "  Vendor:    Damien Zammit" in lines
+    header = lines.index("Parameters") + 1
+    columns = ["Key", "Name", "Units", "Range", "Default", "Values", "Texts (0 .. 1)"]
+    assert lines[header].split("\t") == columns
+    rows = [line.split("\t") for line in lines[header + 1 :]]
+    assert [row[0] for row in rows] == [p["key"] for p in record["parameters"]]
+    assert all(len(row) == 7 for row in rows)
+
+
+def test_show_on_a_terminal_is_a_table(scanned: Path) -> None:
+    ident = next(i for i in json.loads(run(scanned, "list", "--json").stdout) if "zamcomp." in i)
+    screen, terminal = pty.openpty()
+    shower = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(scanned), "show", ident],
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "150", "TERM": "xterm", "NO_COLOR": "1"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+    with contextlib.suppress(OSError):  # EIO: the terminal's last writer has gone.
+        while chunk := os.read(screen, 65536):
+            shown.extend(chunk)
+    os.close(screen)
+    assert shower.wait(timeout=60) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown.decode())
+    assert "\t" not in text and "Parameters" in text and "Threshold" in text
+    assert "  Channels:  1" in text.replace("\r\n", "\n")
+
+
+def test_a_piped_summary_keeps_long_lines_whole(real_plugins: Path, tmp_path: Path) -> None:
+    folder = tmp_path / ("a-long-folder-name-" * 6)
+    folder.mkdir()
+    (folder / "ZamVerb.vst3").symlink_to(real_plugins / "ZamVerb.vst3")  # Fails to load.
+    out = run(tmp_path / "cache", "scan", "--folder", str(folder), "--only").stdout
+    failed = [line for line in out.splitlines() if line.startswith("  failed ")]
+    assert len(failed) == 1 and str(folder / "ZamVerb.vst3") in failed[0]
+
+
+def test_killing_a_scanning_cli_leaves_no_process_and_a_resumable_scan(
+    misbehaving_plugins: dict[str, Path], tmp_path: Path
+) -> None:
+    # The command runs the engine itself: its death must take the fork server and every probe
+    # with it, as a sidecar's does.
+    folder = tmp_path / "plugins"
+    shutil.copytree(misbehaving_plugins["hang"], folder / "hang.vst3", symlinks=True)
+    cache = tmp_path / "cache"
+    mark = f"PLUGINARY_TEST_CLI={os.getpid()}-{id(folder)}"
+    key, value = mark.split("=")
+    # A timeout longer than it takes to see the probe and kill the command.
+    args = ["scan", "--folder", str(folder), "--only", "--timeout", "10"]
+    scan = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(cache), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, key: value},
+    )
+    wait_until(
+        lambda: any(b.endswith("hang.vst3") for b in running_bundles(cache)),
+        "the hanging plugin is being probed",
+        timeout=60,
+    )
+    # The command, its fork server and the probe (which the journal may name a moment early).
+    wait_until(lambda: len(processes_with_env(mark)) >= 3, "the probe started", timeout=60)
+    scan.kill()
+    scan.wait(timeout=60)
+    wait_until(lambda: not processes_with_env(mark), "every process of the scan gone", 60)
+    interrupted = json.loads(run(cache, "status", "--json").stdout)["interrupted"]
+    assert interrupted is not None and interrupted["total"] == 1
+    finished = json.loads(run(cache, "resume", "--json").stdout)
+    assert finished["timedOut"] == 1

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pluginary.models import ScanSummary
 from pluginary.paths import cache_paths
+from pluginary.scan_models import ScanSummary
 from pluginary.scanner.engine import RETRY_TIMEOUT_SCALE, task_timeout
 from pluginary.scanner.ignorelist import add_ignore_entry
 from pluginary.server.status import collect_status

@@ -19,8 +19,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from pluginary.models import ScanOptions, ScanResult
 from pluginary.paths import cache_paths
+from pluginary.scan_models import ScanOptions, ScanResult
 from pluginary.scanner.containment import NO_NAMESPACE_ENV
 from pluginary.scanner.engine import Scanner
 from pluginary.scanner.launcher import ForkServerLauncher, ProbeLauncher

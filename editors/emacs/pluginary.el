@@ -371,6 +371,29 @@ Facts never measured are left out."
     (when facts
       (insert "\n"))))
 
+(defun pluginary--exact-path (bytes)
+  "BYTES, a unibyte string, as a shell word naming exactly them.
+That is $'...' with \xNN for each byte that is not printable ASCII, as
+`pluginary show' prints it."
+  (concat "$'"
+          (mapconcat (lambda (byte)
+                       (if (and (<= #x20 byte #x7e) (not (memq byte '(?' ?\\))))
+                           (string byte)
+                         (format "\\x%02x" byte)))
+                     bytes "")
+          "'"))
+
+(defun pluginary--path-text (record)
+  "RECORD's path for display.
+A path that is not UTF-8 (protocol 1.2's `pathBytes' is set) comes with a note
+giving its exact bytes: its text shows each undecodable byte as U+FFFD."
+  (let ((path (plist-get record :path))
+        (bytes (plist-get record :pathBytes)))
+    (if (stringp bytes)
+        (format "%s (not UTF-8; exactly %s)"
+                path (pluginary--exact-path (base64-decode-string bytes)))
+      path)))
+
 (defvar-local pluginary-record nil "The plugin record this buffer shows.")
 
 (defun pluginary--print-entry (id cols)
@@ -420,7 +443,7 @@ Interactively, pick the plugin from the whole catalogue."
       (pop-to-buffer (current-buffer))
       (message "Pluginary: %s — %s" (plist-get record :name)
                (string-join (delq nil (list (plist-get record :vendor) (plist-get record :category)
-                                            (plist-get record :status) (plist-get record :path)))
+                                            (plist-get record :status) (pluginary--path-text record)))
                             ", "))
       (current-buffer))))
 

@@ -2,8 +2,8 @@
 
 Reading commands (``list``, ``show``, ``status``, ``ignore``) read the cache in this process
 through the same domain calls as the sidecar (:mod:`pluginary.local`): no server starts, and
-``--json`` prints what the sidecar would answer. ``scan`` and ``resume`` spawn the sidecar
-(``pluginary serve``) and drive it through :mod:`pluginary.client`. Results go to stdout;
+``--json`` prints what the sidecar would answer. ``scan`` and ``resume`` run the sidecar's scan
+engine in this process too (:mod:`pluginary.local_scan`), under the same lock. Results go to stdout;
 progress and messages to stderr. Exit status: 0 on success, 1 on a failure (or an interrupted
 scan), 2 on usage errors.
 """
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -30,7 +32,11 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from pluginary.scan_models import ScanProgress
+
 T = TypeVar("T")
+ScanProgressCallback = Callable[["ScanProgress"], None]
+LogCallback = Callable[[str], None]
 
 
 class _Console:
@@ -54,9 +60,9 @@ class _Console:
         return getattr(self.get(), name)
 
 
-# No emoji codes (":x:" in a plugin's name stays as it is) and no highlighting of data. Messages
-# on stderr are never hard-wrapped: piped into a log, a long path stays on one line.
-stdout = _Console(highlight=False, emoji=False)
+# No emoji codes (":x:" in a plugin's name stays as it is) and no highlighting of data. Lines are
+# never hard-wrapped: piped into a file or a log, a long path stays on one line.
+stdout = _Console(highlight=False, emoji=False, soft_wrap=True)
 stderr = _Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
@@ -67,8 +73,41 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
 
 
-class _Commands(click.Group):
+def _first_sentence(text: str) -> str:
+    """The first sentence of ``text``'s first paragraph, whole.
+
+    A sentence ends at ".", "!" or "?" before a capital letter or at the paragraph's end, so
+    "(e.g. '*.vst3')" does not end one (click's own rule would stop there).
+    """
+    paragraph = " ".join(text.split("\n\n", 1)[0].replace("\b", "").split())
+    found = re.search(r"[.!?](?=\s+[A-Z]|$)", paragraph)
+    return paragraph[: found.end()] if found else paragraph
+
+
+class _Command(click.Command):
+    """A command listed in its group's help by its help's whole first sentence.
+
+    Made from the help, click's short help is cut to the terminal's width ("..."); given, it is
+    shown whole, wrapped if need be. So it is given: the first sentence.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.help and not self.short_help:
+            self.short_help = _first_sentence(self.help)
+
+
+class _Group(_Command, click.Group):
+    """A group of commands, listed like any command; its commands are _Command."""
+
+    command_class = _Command
+    group_class: type[click.Group | type] | None = type  # Its subgroups are _Groups too.
+
+
+class _Commands(_Group):
     """The command group; output into a closed pipe (``pluginary list | head``) ends quietly."""
+
+    group_class = _Group
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -128,31 +167,35 @@ def _read(question: Callable[[CachePaths], T]) -> T:
 
 @main.command()
 def serve() -> None:
-    """Serve the Pluginary protocol over stdin/stdout (LSP base protocol) for a host program."""
+    """Serve the Pluginary protocol over stdin/stdout, for a host program.
+
+    Messages are framed as in LSP's base protocol; see protocol/README.md.
+    """
     # Imported here: the server's dependencies (pygls, lsprotocol) cost time other commands skip.
     from pluginary.server.main import serve as run
 
     sys.exit(run())
 
 
-def _run(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(client)`` against a fresh sidecar; turn its errors into exit status 1."""
+def _run_scan(work: Callable[[CachePaths, ScanProgressCallback, LogCallback], Awaitable[T]]) -> T:
+    """Run a scan's ``work`` in this process (see :mod:`pluginary.local_scan`), with a progress
+    bar; Ctrl-C stops it the engine's way (resumable); its errors are one line, status 1."""
     import anyio
-    from rich.markup import escape
 
-    from pluginary.client import AsyncClient, ScanCancelled, ServerError
+    from pluginary.errors import PluginaryError
 
+    bar = _ScanBar()
     outcome: list[T] = []
 
+    def log(line: str) -> None:
+        stderr.print(one_line(line), style="dim", markup=False)
+
     async def session() -> None:
-        async with (
-            AsyncClient(on_log=lambda line: stderr.print(f"[dim]{escape(line)}[/dim]")) as client,
-            anyio.create_task_group() as tasks,
-        ):
+        async with anyio.create_task_group() as tasks:
             work_scope = anyio.CancelScope()
 
-            # Ctrl-C cancels the work the anyio way, so the client can tell the sidecar to stop
-            # the scan (leaving it resumable) and wait for its answer before leaving.
+            # Ctrl-C (or SIGTERM) cancels the work the anyio way: the engine then stops its
+            # probes and leaves the journal resumable before the scope ends.
             async def on_interrupt() -> None:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for _ in signals:
@@ -162,19 +205,19 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
             tasks.start_soon(on_interrupt)
             try:
                 with work_scope:
-                    outcome.append(await work(client))
-            except ServerError as error:
+                    outcome.append(await work(cache_paths(), bar.update, log))
+            except (PluginaryError, OSError) as error:
                 failures.append(error)  # Raised here, it would reach us in an exception group.
+            finally:
+                bar.close()
             tasks.cancel_scope.cancel()
 
-    failures: list[ServerError] = []
+    failures: list[PluginaryError | OSError] = []
     try:
         anyio.run(session)
     except KeyboardInterrupt:
         _interrupted()
     for failure in failures:
-        if isinstance(failure, ScanCancelled):
-            _interrupted()
         _fail(str(failure))
     if not outcome:
         _interrupted()
@@ -188,39 +231,63 @@ def _interrupted() -> NoReturn:
     sys.exit(1)
 
 
-def _progress_bar() -> tuple[Progress, Callable[[dict[str, Any]], None]]:
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+class _ScanBar:
+    """The scan's progress bar on a terminal's stderr, shown from the first probe on.
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[message]}", style="dim"),
-        console=stderr.get(),
-        transient=True,
-    )
-    task = bar.add_task("Scanning", total=100, message="")
+    A no-change scan probes nothing, so it never imports rich's progress machinery (a sixth of
+    its time); into a pipe or a log there is no bar at all. Cleared when the scan ends, however
+    it ends (Ctrl-C too), so no stale line is left behind.
+    """
 
-    def update(value: dict[str, Any]) -> None:
-        if value.get("percentage") is not None:
-            bar.update(task, completed=value["percentage"])
-        if value.get("message"):
-            bar.update(task, message=value["message"])
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # Updates come from the engine's threads.
+        self._bar: Progress | None = None
+        self._task: Any = None
+        self._wanted = sys.stderr.isatty()
 
-    return bar, update
+    def update(self, state: ScanProgress) -> None:
+        with self._lock:
+            if self._bar is None:
+                if not self._wanted or state.done >= state.total:
+                    return
+                self._start()
+            assert self._bar is not None
+            self._bar.update(
+                self._task, completed=state.percentage, message=one_line(state.message)
+            )
+
+    def _start(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[message]}", style="dim"),
+            console=stderr.get(),
+            transient=True,
+        )
+        self._task = self._bar.add_task("Scanning", total=100, message="")
+        self._bar.start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.stop()
+            self._wanted = False  # A late update from a stopping engine shows nothing.
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     """One summary of a scan: what it found, what it did, what failed and what to do next."""
     if as_json:
-        stdout.print_json(json.dumps(summary))
+        _print_json(summary)
         return
     if summary["discovered"] == 0 and not summary["removed"]:
         _print_nothing_found(summary["folders"])
@@ -245,10 +312,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         stdout.print("[bold]Did not load:[/bold]")
     for problem in problems:
         error = f": {problem['error']}" if problem["error"] else ""
-        stdout.print(
-            f"  {problem['status']:<8} {problem['name']}  ({problem['id']}){error}",
-            markup=False,
-        )
+        line = f"  {problem['status']:<8} {problem['name']}  ({problem['id']}){error}"
+        stdout.print(one_line(line), markup=False)
     if unnamed > 0:
         stdout.print(
             f"  … and {unnamed} more: pluginary list --status failed (or timeout, crashed)"
@@ -323,42 +388,35 @@ def scan(
     output_limit: float | None,
     as_json: bool,
 ) -> None:
-    """Scan for plugins: probe what is new or changed, then update the catalogue."""
+    """Find plugins, probe the new or changed ones, update the catalogue."""
     if only and not folders:
         raise click.UsageError("--only needs at least one --folder")
-    bar, update = _progress_bar()
+    from pluginary import local_scan
+    from pluginary.scan_models import ScanOptions
 
-    async def work(client: Any) -> dict[str, Any]:
-        with bar:
-            summary: dict[str, Any] = await client.scan(
-                [os.path.abspath(f) for f in folders],
-                only_folders=only,
-                rescan=rescan,
-                retry_failed=retry_failed,
-                workers=workers,
-                timeout_seconds=timeout,
-                audio_check=audio_check,
-                memory_limit_mib=memory_limit,
-                output_limit_mib=output_limit,
-                progress=update,
-            )
-            return summary
-
-    _print_summary(_run(work), as_json)
+    default = ScanOptions()
+    options = ScanOptions(
+        folders=tuple(os.path.abspath(folder) for folder in folders),
+        only_folders=only,
+        rescan=rescan,
+        retry_failed=retry_failed,
+        workers=workers,  # None: one a core.
+        timeout_seconds=default.timeout_seconds if timeout is None else timeout,
+        audio_check=default.audio_check if audio_check is None else audio_check,
+        memory_limit_mib=default.memory_limit_mib if memory_limit is None else memory_limit,
+        output_limit_mib=default.output_limit_mib if output_limit is None else output_limit,
+    )
+    summary = _run_scan(lambda paths, update, log: local_scan.scan(paths, options, update, log))
+    _print_summary(summary, as_json)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def resume(as_json: bool) -> None:
-    """Finish a scan that was interrupted (cancelled, killed, or its host closed)."""
-    bar, update = _progress_bar()
+    """Finish an interrupted scan (cancelled, killed, or its host closed)."""
+    from pluginary import local_scan
 
-    async def work(client: Any) -> dict[str, Any]:
-        with bar:
-            summary: dict[str, Any] = await client.resume(progress=update)
-            return summary
-
-    _print_summary(_run(work), as_json)
+    _print_summary(_run_scan(local_scan.resume), as_json)
 
 
 @main.command(name="list")
@@ -403,7 +461,7 @@ def list_plugins(
     audio_ok: bool | None,
     as_json: bool,
 ) -> None:
-    """List the plugins in the catalogue (all of them, or those matching every filter).
+    """List the plugins in the catalogue, or those matching every filter.
 
     On a terminal, a table; into a pipe or a file, one plugin a line, its fields separated by
     tabs and never cut: id, name, vendor, kind, category, status, parameters, channels, latency.
@@ -523,53 +581,82 @@ def show(plugin: str, as_json: bool) -> None:
 
     The plugin is given by its id, the start of its id, or its name (any case).
     """
-    from rich.table import Table
-    from rich.text import Text
-
     from pluginary.local import show_plugin
 
     record = _read(lambda paths: show_plugin(paths, plugin))
     if as_json:
         _print_json(record)
-        return
-    stdout.print(Text.assemble((one_line(record["name"]), "bold"), f"  ({record['id']})"))
-    for label, key in (
-        ("Vendor", "vendor"),
-        ("Version", "version"),
-        ("Category", "category"),
-        ("Kind", "kind"),
-        ("Format", "format"),
-        ("Path", "path"),
-        ("Class", "className"),
-        ("Status", "status"),
-        ("Error", "error"),
-        ("Diagnosis", "diagnosis"),
-        ("Signal", "signal"),
-    ):
+    elif sys.stdout.isatty():
+        _show_on_terminal(record)
+    else:
+        _show_plain(record)
+
+
+def _show_facts(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The record's facts as (label, text) lines, the insert facts last."""
+    facts: list[tuple[str, str]] = []
+    for label, key in SHOWN_FACTS:
         if record.get(key) not in (None, ""):
-            _fact(label, str(record[key]))
+            facts.append((label, str(record[key])))
         if key == "path" and record.get("pathBytes"):
             exact = shell_quoted(from_exact_bytes(record["pathBytes"]))
-            _fact("", f"(not UTF-8; exactly {exact})")
-    for label, text in _insert_facts(record):
-        _fact(label, text)
+            facts.append(("", f"(not UTF-8; exactly {exact})"))
+    return facts + _insert_facts(record)
+
+
+SHOWN_FACTS = (
+    ("Vendor", "vendor"),
+    ("Version", "version"),
+    ("Category", "category"),
+    ("Kind", "kind"),
+    ("Format", "format"),
+    ("Path", "path"),
+    ("Class", "className"),
+    ("Status", "status"),
+    ("Error", "error"),
+    ("Diagnosis", "diagnosis"),
+    ("Signal", "signal"),
+)
+PARAMETER_COLUMNS = ("Key", "Name", "Units", "Range", "Default", "Values", "Texts (0 .. 1)")
+
+
+def _parameter_row(p: dict[str, Any]) -> list[str]:
+    cells = (p["key"], p["name"], p["units"] or "", _range(p), p["defaultText"] or "")
+    return [one_line(str(cell)) for cell in (*cells, _values(p), _samples(p))]
+
+
+def _fact_line(label: str, text: str) -> str:
+    return f"  {label + ':' if label else '':<11}{one_line(text)}"
+
+
+def _show_plain(record: dict[str, Any]) -> None:
+    """``show`` into a pipe or a file: plain lines, parameters as tab-separated rows, nothing
+    wrapped or cut (and no rich to import: a script waits for this)."""
+    lines = [f"{one_line(record['name'])}  ({record['id']})"]
+    lines += [_fact_line(label, text) for label, text in _show_facts(record)]
+    if record["parameters"]:
+        lines += ["Parameters", "\t".join(PARAMETER_COLUMNS)]
+        lines += ["\t".join(_parameter_row(p)) for p in record["parameters"]]
+    if record["status"] != "ok" and record["outputTail"]:
+        lines += ["What it printed (tail):", printable(record["outputTail"]).rstrip()]
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _show_on_terminal(record: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    stdout.print(Text.assemble((one_line(record["name"]), "bold"), f"  ({record['id']})"))
+    for label, text in _show_facts(record):
+        stdout.print(_fact_line(label, text), markup=False)
     if record["parameters"]:
         table = Table(box=None, header_style="bold", title="Parameters", title_justify="left")
-        for column in ("Key", "Name", "Units", "Range", "Default", "Values", "Texts (0 .. 1)"):
+        for column in PARAMETER_COLUMNS:
             table.add_column(column, no_wrap=column == "Key")
         for p in record["parameters"]:
-            cells = (
-                p["key"],
-                p["name"],
-                p["units"] or "",
-                _range(p),
-                p["defaultText"] or "",
-                _values(p),
-                _samples(p),
-            )
             # Text cells: "Gain [dB]" is a parameter's name, not rich markup.
             table.add_row(
-                *(Text(one_line(str(cell))) for cell in cells),
+                *(Text(cell) for cell in _parameter_row(p)),
                 style="yellow" if p["rangeProblem"] else "",
             )
         stdout.print(table)
@@ -577,10 +664,6 @@ def show(plugin: str, as_json: bool) -> None:
         stdout.print(Text("What it printed (tail):", style="bold"))
         # A crashing plugin may print escape sequences; none reaches the terminal.
         stdout.print(Text(printable(record["outputTail"]).rstrip()))
-
-
-def _fact(label: str, text: str) -> None:
-    stdout.print(f"  {label + ':' if label else '':<11}{one_line(text)}", markup=False)
 
 
 def _channels(channels: list[int] | None) -> str:
@@ -644,7 +727,10 @@ def _values(parameter: dict[str, Any]) -> str:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(as_json: bool) -> None:
-    """Show the cache, catalogue counts, and the running, interrupted and last scans."""
+    """Show the cache, the catalogue's counts and the state of scans.
+
+    The scans: the one running now, the one interrupted (if any) and the last one.
+    """
     from pluginary.local import status as read
 
     info = _read(read)
@@ -691,7 +777,10 @@ def ignore() -> None:
 @click.argument("pattern")
 @click.option("--class", "class_name", help="Ignore only this plugin class of the bundle.")
 def ignore_add(pattern: str, class_name: str | None) -> None:
-    """Add a bundle path or glob (e.g. '**/Crashy*.vst3') to the ignore list."""
+    """Add a bundle's path, or a glob of paths, to the ignore list.
+
+    For example '**/Crashy*.vst3'; with --class, only that plugin class of the bundle.
+    """
     from pluginary.scanner.ignorelist import IgnoreListError, add_ignore_entry
 
     def add(paths: CachePaths) -> str:
@@ -714,9 +803,43 @@ def ignore_list() -> None:
         try:
             return list(load_ignore_list(paths.ignore_list).entries)
         except IgnoreListError as error:
-            _fail(f"{paths.ignore_list}: {error}")
+            _fail(str(error))  # It names the file (and the line).
 
     click.echo(one_line(str(cache_paths().ignore_list)), err=True)
     for entry in _read(entries):
         suffix = f" :: {entry.class_name}" if entry.class_name else ""
         click.echo(one_line(f"{entry.pattern}{suffix}"))
+
+
+@ignore.command(name="remove")
+@click.argument("pattern")
+@click.option("--class", "class_name", help="Remove the entry of this plugin class of the bundle.")
+def ignore_remove(pattern: str, class_name: str | None) -> None:
+    """Remove one entry from the ignore list, keeping every other line.
+
+    Name the entry as 'ignore list' prints it: PATTERN, or 'PATTERN :: NAME' (or PATTERN with
+    --class NAME) for one plugin class. Only that entry goes: the same pattern for other
+    classes, or for the whole bundle, stays.
+    """
+    from pluginary.scanner.ignorelist import (
+        IgnoreListError,
+        entry_line,
+        entry_named,
+        remove_ignore_entry,
+    )
+
+    try:
+        entry = entry_named(pattern, class_name)
+    except IgnoreListError as error:
+        raise click.BadParameter(str(error), param_hint="PATTERN") from error
+
+    def remove(paths: CachePaths) -> int:
+        try:
+            return remove_ignore_entry(paths.ignore_list, *entry)
+        except IgnoreListError as error:  # Not there, or the list itself cannot be read.
+            _fail(str(error))
+
+    removed = _read(remove)
+    lines = f" ({removed} lines)" if removed > 1 else ""
+    shown = one_line(f"{entry_line(*entry)!r}{lines} from {cache_paths().ignore_list}")
+    click.echo(f"Removed {shown}", err=True)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pluginary.catalog import SCHEMA_VERSION
 from pluginary.catalog.query import get_plugin, query_plugins
-from pluginary.catalog.store import SCHEMA_VERSION, bundle_states, open_catalog, upgrade_catalog
+from pluginary.catalog.store import bundle_states, open_catalog, upgrade_catalog
 from pluginary.errors import StorageError
 from pluginary.models import PluginQuery
 from pluginary.server.reads import read_catalog_sync

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
 
+from pluginary.errors import StorageError
 from pluginary.scanner.ignorelist import (
     TEMPLATE,
     IgnoreEntry,
+    IgnoreEntryNotFound,
     IgnoreList,
     IgnoreListError,
     add_ignore_entry,
     ensure_ignore_list,
+    entry_named,
     load_ignore_list,
     parse_ignore_list,
+    remove_ignore_entry,
 )
 
 
@@ -220,3 +226,147 @@ def test_add_rejects_what_would_not_read_back(
     with pytest.raises(IgnoreListError, match="cannot add"):
         add_ignore_entry(path, pattern, class_name)
     assert not path.exists()
+
+
+# -- removing an entry -------------------------------------------------------------------------
+
+# Comments, blank lines, a trailing comment, CRLF and CR line ends, no final newline: all kept.
+LIST = (
+    b"# Pluginary ignore list\n"
+    b"\n"
+    b"# why: hangs on load\n"
+    b"/opt/Crashy.vst3   # since 1.2\r\n"
+    b"Multi.vst3\n"
+    b"Multi.vst3 :: Bad One\n"
+    b"  Multi.vst3   ::   Other  \r"
+    b"\t\n"
+    b"/opt/caf\xc3\xa9.vst3\n"
+    b"Multi.vst3 :: Bad One"
+)
+
+
+def _list(tmp_path: Path, data: bytes = LIST) -> Path:
+    path = tmp_path / "ignore.txt"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("pattern", "class_name", "gone"),
+    [
+        # Both lines of a duplicated entry: one left behind would still ignore the plugin.
+        ("Multi.vst3", "Bad One", [b"Multi.vst3 :: Bad One\n", b"\nMulti.vst3 :: Bad One"]),
+        ("Multi.vst3 :: Bad One", None, [b"Multi.vst3 :: Bad One\n", b"\nMulti.vst3 :: Bad One"]),
+        ("Multi.vst3", "Other", [b"  Multi.vst3   ::   Other  \r"]),
+        (" Multi.vst3 ", None, [b"Multi.vst3\n"]),  # Only the bundle's entry, not its classes.
+        ("/opt/Crashy.vst3", None, [b"/opt/Crashy.vst3   # since 1.2\r\n"]),
+        ("/opt/caf\u00e9.vst3", None, [b"/opt/caf\xc3\xa9.vst3\n"]),
+    ],
+)
+def test_remove_takes_only_that_entry_and_keeps_every_other_byte(
+    tmp_path: Path, pattern: str, class_name: str | None, gone: list[bytes]
+) -> None:
+    path = _list(tmp_path)
+    expected = LIST
+    for line in gone:
+        assert expected.count(line) == 1, line
+        expected = expected.replace(line, b"\n" if line.startswith(b"\n") else b"")
+    assert remove_ignore_entry(path, pattern, class_name) == len(gone)
+    assert path.read_bytes() == expected
+
+
+def test_remove_replaces_the_file_whole_and_keeps_its_mode(tmp_path: Path) -> None:
+    path = _list(tmp_path)
+    path.chmod(0o604)
+    before = path.stat().st_ino
+    remove_ignore_entry(path, "/opt/Crashy.vst3")
+    # A new file renamed over the old (never rewritten in place), with the old one's mode.
+    assert path.stat().st_ino != before
+    assert path.stat().st_mode & 0o777 == 0o604
+    assert os.listdir(tmp_path) == ["ignore.txt"]
+
+
+def test_remove_through_a_symlink_rewrites_its_target(tmp_path: Path) -> None:
+    (tmp_path / "dotfiles").mkdir()
+    real = _list(tmp_path / "dotfiles")
+    link = tmp_path / "ignore-link.txt"
+    link.symlink_to(real)
+    remove_ignore_entry(link, "/opt/Crashy.vst3")
+    assert link.is_symlink()
+    assert b"Crashy" not in real.read_bytes()
+
+
+def test_a_failed_write_leaves_the_list_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _list(tmp_path)
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StorageError, match=r"No space left on device"):
+        remove_ignore_entry(path, "/opt/Crashy.vst3")
+    assert path.read_bytes() == LIST
+    assert os.listdir(tmp_path) == ["ignore.txt"]  # The temporary file is gone too.
+
+
+def test_remove_a_missing_entry_suggests_the_close_ones(tmp_path: Path) -> None:
+    path = _list(tmp_path)
+    with pytest.raises(IgnoreEntryNotFound) as caught:
+        remove_ignore_entry(path, "multi.vst3", "bad one")
+    # One line naming the file; the closest first.
+    assert str(caught.value).startswith(
+        f"'multi.vst3 :: bad one' is not in the ignore list ({path});"
+        " did you mean 'Multi.vst3 :: Bad One', "
+    )
+    # The same pattern's entries come first, whatever their spelling distance.
+    with pytest.raises(IgnoreEntryNotFound, match=r"did you mean 'Multi.vst3', 'Multi.vst3 :: Bad"):
+        remove_ignore_entry(path, "Multi.vst3", "Synth")
+    with pytest.raises(IgnoreEntryNotFound, match=r"\(" + str(path) + r"\)$"):
+        remove_ignore_entry(path, "/nothing/like/it")
+    assert path.read_bytes() == LIST
+    with pytest.raises(IgnoreEntryNotFound, match="is not in the ignore list"):
+        remove_ignore_entry(tmp_path / "none.txt", "/opt/Crashy.vst3")
+    assert not (tmp_path / "none.txt").exists()
+
+
+def test_remove_refuses_a_list_it_cannot_read(tmp_path: Path) -> None:
+    path = _list(tmp_path, b"/ok.vst3\n:: Synth\n")
+    with pytest.raises(IgnoreListError, match=f"^{path}:2: "):
+        remove_ignore_entry(path, "/ok.vst3")
+    path.write_bytes(b"/caf\xe9.vst3\n/ok.vst3\n")
+    with pytest.raises(IgnoreListError, match="not UTF-8"):
+        remove_ignore_entry(path, "/ok.vst3")
+    assert path.read_bytes() == b"/caf\xe9.vst3\n/ok.vst3\n"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "class_name", "named"),
+    [
+        ("Foo.vst3", None, ("Foo.vst3", None)),
+        ("  Foo.vst3 ", " Synth ", ("Foo.vst3", "Synth")),
+        ("Foo.vst3 :: Synth", None, ("Foo.vst3", "Synth")),  # As `ignore list` prints it.
+        ("/opt/a::b.vst3", None, ("/opt/a::b.vst3", None)),
+    ],
+)
+def test_entry_named(pattern: str, class_name: str | None, named: tuple[str, str | None]) -> None:
+    assert entry_named(pattern, class_name) == named
+
+
+@pytest.mark.parametrize(
+    ("pattern", "class_name", "problem"),
+    [
+        ("", None, "empty or a comment"),
+        ("#x.vst3", None, "empty or a comment"),
+        ("a.vst3\nb.vst3", None, "cannot be one entry"),
+        ("Foo.vst3 :: Synth", "Other", "cannot be one entry"),
+        ("Foo.vst3", "Synth # 2", "cannot be one entry"),
+        ("Foo.vst3", "", "^'Foo.vst3 :: ' is not an entry: no plugin class name after '::'$"),
+    ],
+)
+def test_entry_named_refuses_what_no_list_holds(
+    pattern: str, class_name: str | None, problem: str
+) -> None:
+    with pytest.raises(IgnoreListError, match=problem):
+        entry_named(pattern, class_name)

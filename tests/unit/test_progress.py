@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from lsprotocol.types import WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport
 
-from pluginary.models import ScanProgress
-from pluginary.server.progress import ScanReporter, percentage
+from pluginary.scan_models import ScanProgress
+from pluginary.server.progress import ScanReporter
 
 
 class FakeProgress:
@@ -42,9 +42,9 @@ class FakeClock:
 
 
 def test_percentage() -> None:
-    assert percentage(ScanProgress(0, 0, "")) == 100
-    assert percentage(ScanProgress(1, 3, "")) == 33
-    assert percentage(ScanProgress(3, 3, "")) == 100
+    assert ScanProgress(0, 0, "").percentage == 100
+    assert ScanProgress(1, 3, "").percentage == 33
+    assert ScanProgress(3, 3, "").percentage == 100
 
 
 def test_reports_are_throttled_and_the_final_state_is_sent() -> None:

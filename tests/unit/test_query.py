@@ -148,6 +148,21 @@ def test_cursor_pages_through_everything_once(db: Any) -> None:
     assert len(seen) == len(set(seen)) == 35
 
 
+def test_a_later_page_seeks_to_its_cursor(db: Any) -> None:
+    # Each page starts where the last ended, through the name index: walking the index from the
+    # start to the cursor would make listing a catalogue cost the square of its size.
+    first = query_plugins(db, PluginQuery(limit=7))
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)  # Statements with their values filled in.
+    try:
+        query_plugins(db, PluginQuery(limit=7, cursor=first.next_cursor))
+    finally:
+        db.set_trace_callback(None)
+    (page,) = [sql for sql in statements if "ORDER BY" in sql]
+    plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {page}"))
+    assert "SEARCH p USING" in plan and "plugins_name" in plan, plan
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

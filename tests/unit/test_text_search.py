@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from pluginary.catalog import SCHEMA_VERSION
 from pluginary.catalog import query as query_module
 from pluginary.catalog.query import query_plugins, search_words
 from pluginary.catalog.store import (
-    SCHEMA_VERSION,
     TEXT_INDEXES,
     CommitBundle,
     _migrations,

@@ -16,15 +16,8 @@ from pluginary.errors import (
     ScanInProgress,
     StorageError,
 )
-from pluginary.models import (
-    CatalogChange,
-    Parameter,
-    PluginQuery,
-    QueryPage,
-    ScanOptions,
-    ScanProblem,
-    ScanSummary,
-)
+from pluginary.models import Parameter, PluginQuery, QueryPage
+from pluginary.scan_models import CatalogChange, ScanOptions, ScanProblem, ScanSummary
 from pluginary.server import wire
 from pluginary.server.errors import to_rpc_error
 from pluginary.server.settings import Settings

@@ -206,6 +206,31 @@
                             (pluginary--range (plist-put (copy-sequence knee)
                                                          :rangeProblem "degenerate"))))))
 
+(ert-deftest pluginary-test-2-path-bytes ()
+  "A path that is not UTF-8 is shown with a note giving its exact bytes."
+  (pluginary-test--scanned)
+  (let* ((found (pluginary-request :pluginary/query '(:text "zamcomp")))
+         (real (pluginary-request :pluginary/plugin
+                                  (list :id (plist-get (seq-first (plist-get found :plugins)) :id))))
+         ;; No real plugin lives at such a path: the sidecar's answer for one in
+         ;; /opt/plugins/caf\xe9 (U+FFFD in the text for the byte 0xE9).
+         (record (append (list :path "/opt/plugins/caf\ufffd/ZamComp.vst3"
+                               :pathBytes "L29wdC9wbHVnaW5zL2NhZukvWmFtQ29tcC52c3Qz")
+                         real))
+         messages)
+    (should (null (plist-get real :pathBytes)))
+    (should (equal (pluginary--path-text real) (plist-get real :path)))
+    (cl-letf (((symbol-function 'pluginary-request) (lambda (&rest _) record)))
+      (pluginary-test--with-messages messages
+        (kill-buffer (pluginary-show (plist-get record :id))))) ; Its record is made up.
+    (should (string-suffix-p
+             (concat ", /opt/plugins/caf\ufffd/ZamComp.vst3"
+                     " (not UTF-8; exactly $'/opt/plugins/caf\\xe9/ZamComp.vst3')")
+             (car messages)))
+    ;; Quotes, backslashes and control bytes are escaped too: the note is one line, and exact.
+    (should (equal (pluginary--path-text '(:path "x" :pathBytes "AAECJ1z9/v8="))
+                   "x (not UTF-8; exactly $'\\x00\\x01\\x02\\x27\\x5c\\xfd\\xfe\\xff')"))))
+
 (ert-deftest pluginary-test-3-errors ()
   "Errors are sentences: an unknown plugin, nothing to resume."
   (pluginary-test--scanned)

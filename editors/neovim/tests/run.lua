@@ -204,6 +204,28 @@ test(':PluginarySearch filters on channels, latency and the audio check, and sho
   assert(text:find('\nKnee +dB +0 … 8 step [%d.]+ ⚠ degenerate'), text)
 end)
 
+test('a path that is not UTF-8 is shown with a note giving its exact bytes', function()
+  assert(pluginary.base64_decode('QQ==') == 'A' and pluginary.base64_decode('QUI=') == 'AB')
+  assert(pluginary.base64_decode('AAECJ1z9/v8=') == '\0\1\2\39\92\253\254\255')
+  local _, page = request('pluginary/query', { text = 'zamcomp' })
+  local _, record = request('pluginary/plugin', { id = page.plugins[1].id })
+  assert(record.pathBytes == nil, vim.inspect(record.pathBytes))
+  local text = table.concat(pluginary.render(record), '\n')
+  assert(text:find('\nPath: +[^\n]+ZamComp%.vst3\nClass:') and not text:find('not UTF%-8'), text)
+  -- No real plugin lives at such a path: the sidecar's answer for one in /opt/plugins/caf\xe9.
+  record.path = '/opt/plugins/caf\239\191\189/ZamComp.vst3' -- U+FFFD for the byte 0xE9
+  record.pathBytes = 'L29wdC9wbHVnaW5zL2NhZukvWmFtQ29tcC52c3Qz'
+  local lines = pluginary.render(record)
+  local path = vim.fn.index(lines, 'Path:        /opt/plugins/caf\239\191\189/ZamComp.vst3')
+  assert(path >= 0, table.concat(lines, '\n'))
+  assert(lines[path + 2] == [[             (not UTF-8; exactly $'/opt/plugins/caf\xe9/ZamComp.vst3')]],
+    table.concat(lines, '\n'))
+  -- Quotes, backslashes and control bytes are escaped too: the note is one line, and exact.
+  record.pathBytes = 'AAECJ1z9/v8='
+  assert(pluginary.path_note(record) == [[(not UTF-8; exactly $'\x00\x01\x02\x27\x5c\xfd\xfe\xff')]],
+    pluginary.path_note(record))
+end)
+
 test(':PluginaryShow with an unknown id reports the error', function()
   notes = {}
   vim.cmd('PluginaryShow vst3.nope.00000000')

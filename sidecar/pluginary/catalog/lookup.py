@@ -7,7 +7,6 @@ so the ``pluginary`` command (reading the catalogue in its own process) and
 
 from __future__ import annotations
 
-import difflib
 import sqlite3
 from collections.abc import Sequence
 
@@ -53,6 +52,8 @@ def resolve(text: str, plugins: Sequence[tuple[str, str]]) -> str:
 
 def _not_found(text: str, names: list[str]) -> str:
     folded = {name.casefold(): name for name in names}
+    import difflib  # Only a miss needs it.
+
     close = difflib.get_close_matches(text.casefold(), folded, n=MAX_SUGGESTIONS, cutoff=0.6)
     message = f"no plugin with id or name {text!r} in the catalogue"
     if close:

@@ -131,7 +131,9 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
     where = [f.sql(indexed=not wide) for f in filters] or ["1"]
     args = [arg for f in filters for arg in f.args]
     if after is not None:
-        where.append("(p.name COLLATE NOCASE, p.id) > (?, ?)")
+        # The collation on the right, not the left: only then does SQLite seek the name index
+        # to the cursor instead of scanning it from the start (every page would cost more).
+        where.append("(p.name, p.id) > (? COLLATE NOCASE, ?)")
         args += list(after)
     source = "plugins p INDEXED BY plugins_name" if wide else "plugins p"
     rows = db.execute(

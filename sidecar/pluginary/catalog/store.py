@@ -11,13 +11,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pluginary.catalog import SCHEMA_VERSION
 from pluginary.faults import fault_point
 from pluginary.fsnames import display, from_sql, to_sql
 from pluginary.ids import plugin_id
-from pluginary.models import CatalogChange
+from pluginary.scan_models import CatalogChange
 from pluginary.storage import migrate_database, open_database, storage_errors, transaction
 
-SCHEMA_VERSION = 4
 # The free-text indexes, kept in step with ``plugins`` by every commit (see schema.sql).
 TEXT_INDEXES = ("plugins_fts", "plugins_trigram")
 # Severity order: a bundle's outcome is the worst of its plugins' statuses.

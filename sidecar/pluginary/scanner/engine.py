@@ -37,7 +37,8 @@ from pluginary.errors import NothingToResume, StorageError, plain_errors
 from pluginary.faults import fault_point
 from pluginary.fsnames import display
 from pluginary.ids import plugin_id
-from pluginary.models import (
+from pluginary.paths import CachePaths
+from pluginary.scan_models import (
     MAX_PROBLEMS,
     CatalogChange,
     ScanOptions,
@@ -46,7 +47,6 @@ from pluginary.models import (
     ScanResult,
     ScanSummary,
 )
-from pluginary.paths import CachePaths
 from pluginary.scanner.discovery import gone, search, standard_folders, supported_formats
 from pluginary.scanner.ignorelist import load_ignore_list
 from pluginary.scanner.journal import Journal, PlannedTask, ScanPlan, Task

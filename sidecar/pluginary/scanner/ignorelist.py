@@ -19,9 +19,13 @@ spelling of a symlinked bundle works. Matching is case-insensitive only where th
 from __future__ import annotations
 
 import contextlib
+import difflib
+import errno
 import functools
 import os
 import re
+import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +56,16 @@ _COMMENT = re.compile(r"(?:^|\s)#.*$")
 # "::" separates pattern and class only as a word of its own, so "a::b" stays one name.
 _SEPARATOR = re.compile(r"(?:^|\s)::(?:\s|$)")
 _DRIVE = re.compile(r"[A-Za-z]:/")
+# How many entries that look like a missing one its error suggests.
+MAX_SUGGESTIONS = 5
 
 
 class IgnoreListError(ValueError):
     """An ignore-list line that cannot be understood."""
+
+
+class IgnoreEntryNotFound(IgnoreListError):
+    """An entry to remove that the list does not hold."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,7 @@ def add_ignore_entry(path: Path, pattern: str, class_name: str | None = None) ->
     """Append an entry to the list at ``path`` (created if needed), rejecting unwritable ones."""
     pattern = pattern.strip()
     class_name = class_name.strip() if class_name is not None else None
-    line = pattern if class_name is None else f"{pattern} :: {class_name}"
+    line = entry_line(pattern, class_name)
     # Whatever would not read back as exactly this entry (a newline, a leading "#", " #" or
     # " :: " inside a name, an empty part) cannot be written faithfully, so it is refused.
     try:
@@ -160,6 +170,125 @@ def add_ignore_entry(path: Path, pattern: str, class_name: str | None = None) ->
     with storage_errors("ignore list", path):
         ensure_ignore_list(path)
         _append_line(path, line)
+
+
+def entry_line(pattern: str, class_name: str | None) -> str:
+    """An entry as the list writes it (and ``pluginary ignore list`` prints it)."""
+    return pattern if class_name is None else f"{pattern} :: {class_name}"
+
+
+def entry_named(pattern: str, class_name: str | None = None) -> tuple[str, str | None]:
+    """The (pattern, class) of the entry that ``pattern`` and ``class_name`` name.
+
+    Without ``class_name``, ``pattern`` may be a whole line as ``pluginary ignore list`` prints
+    it (``Foo.vst3 :: Synth``): no pattern holds " :: ", so that is never ambiguous.
+    IgnoreListError when they name no single entry.
+    """
+    line = entry_line(pattern.strip(), class_name.strip() if class_name is not None else None)
+    try:
+        parsed = parse_ignore_list(line, "<entry>").entries
+    except IgnoreListError as error:
+        problem = str(error).removeprefix("<entry>:1: ")  # One line, given: no place to name.
+        raise IgnoreListError(f"{line!r} is not an entry: {problem}") from error
+    named = [(entry.pattern, entry.class_name) for entry in parsed]
+    if not named:
+        raise IgnoreListError(f"{line!r} is empty or a comment, not an entry")
+    if len(named) > 1 or (class_name is not None and named[0][1] != class_name.strip()):
+        raise IgnoreListError(
+            f"{line!r} cannot be one entry (no name holds a line break, ' #' or ' :: ')"
+        )
+    return named[0]
+
+
+def remove_ignore_entry(path: Path, pattern: str, class_name: str | None = None) -> int:
+    """Remove the entry named as :func:`entry_named` takes it; the number of lines removed
+    (more than one when the list holds it more than once: any left would still ignore).
+
+    Only that exact entry goes: the same pattern for other classes, or for the whole bundle,
+    stays, and every other line (comments, blank lines, line ends) is kept byte for byte. The
+    new list replaces the old at once, so a crash leaves one or the other, never half of one.
+    IgnoreEntryNotFound, suggesting entries that look like it, when the list does not hold it.
+    """
+    wanted = entry_named(pattern, class_name)
+    with storage_errors("ignore list", path):
+        # Through a symlink: the file it names is rewritten, and the link stays.
+        target = path.resolve()
+        text = _read_text(target)
+    entries = parse_ignore_list(text, str(path)).entries
+    gone = {entry.line for entry in entries if (entry.pattern, entry.class_name) == wanted}
+    if not gone:
+        raise IgnoreEntryNotFound(_not_found(wanted, entries, path))
+    # Numbered as parse_ignore_list numbers them: both split with str.splitlines.
+    lines = text.splitlines(keepends=True)
+    kept = "".join(line for number, line in enumerate(lines, start=1) if number not in gone)
+    with storage_errors("ignore list", path):
+        # A list made read-only is refused, as `ignore add` refuses it, though a rename could.
+        if not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+    # The new list is made beside it: that folder is what must be writable and have room.
+    with storage_errors("ignore list's folder", target.parent):
+        _replace(target, kept.encode("utf-8"))
+    return len(gone)
+
+
+def _read_text(path: Path) -> str:
+    """The list's text exactly as stored (no newline translation); "" when there is no file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise IgnoreListError(f"{path}: not UTF-8 text: {error}") from error
+
+
+def _not_found(wanted: tuple[str, str | None], entries: tuple[IgnoreEntry, ...], path: Path) -> str:
+    """The error for an entry the list does not hold, with the entries that look like it: the
+    same pattern with another class (or none), then the closest by spelling."""
+    line = entry_line(*wanted)
+    lines = {entry_line(entry.pattern, entry.class_name): entry.pattern for entry in entries}
+    same = [other for other, pattern in lines.items() if pattern == wanted[0]]
+    folded = {other.casefold(): other for other in lines}
+    close = difflib.get_close_matches(line.casefold(), folded, n=MAX_SUGGESTIONS, cutoff=0.6)
+    suggested = list(dict.fromkeys([*same, *(folded[other] for other in close)]))
+    message = f"{line!r} is not in the ignore list ({path})"
+    if suggested:
+        shown = ", ".join(repr(other) for other in suggested[:MAX_SUGGESTIONS])
+        message += f"; did you mean {shown}?"
+    return message
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Make ``data`` the content of ``path`` at once: written to a temporary file beside it,
+    synced, then renamed over it, with the file's permissions. A crash or a full disk leaves
+    the old list or the new one, never half of one (half a pattern could ignore other bundles)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; best effort (the list is whole either way)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return  # Windows cannot open a folder: NTFS journals the rename itself.
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def _append_line(path: Path, line: str) -> None:

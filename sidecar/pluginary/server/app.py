@@ -39,8 +39,8 @@ from pygls.protocol import (
 from pygls.protocol.json_rpc import MsgId, RPCMessage, RPCRequest
 
 from pluginary import __version__
-from pluginary.models import CatalogChange
 from pluginary.paths import cache_paths
+from pluginary.scan_models import CatalogChange
 from pluginary.server import wire
 from pluginary.server.errors import mapped
 from pluginary.server.framing import DamagedFrame

@@ -31,7 +31,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.progress import Progress
 
 from pluginary.fsnames import display
-from pluginary.models import ScanProgress
+from pluginary.scan_models import ScanProgress
 
 ProgressToken = int | str
 REPORT_INTERVAL = 0.1
@@ -113,17 +113,12 @@ class ScanReporter:
         if state is None or state is self._sent:
             return
         # Follow-up tasks can grow the total; the bar must never move backwards.
-        self._percentage = max(self._percentage, percentage(state))
+        self._percentage = max(self._percentage, state.percentage)
         # The message may name a bundle by its file name: shown as text, whatever its bytes.
         message = display(f"{state.done}/{state.total} {state.message}")
         value = WorkDoneProgressReport(message=message, percentage=self._percentage)
         self._progress.report(self.token, value)
         self._sent, self._sent_at = state, self._clock()
-
-
-def percentage(state: ScanProgress) -> int:
-    """Whole percent of the probes settled; an empty plan is done."""
-    return 100 if state.total <= 0 else min(100, state.done * 100 // state.total)
 
 
 async def open_reporter(

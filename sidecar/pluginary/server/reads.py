@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import anyio
-
+from pluginary.catalog import SCHEMA_VERSION
 from pluginary.errors import StorageError
 from pluginary.storage import ImmutableConnection, connect, is_damage, wal_state, with_os_words
 
@@ -26,6 +25,8 @@ _local = threading.local()
 
 async def read_catalog(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
     """``read(db)`` on a read-only connection to the catalogue at ``path``, in a worker thread."""
+    import anyio  # Here: the command line reads without an event loop, and starts faster.
+
     return await anyio.to_thread.run_sync(read_catalog_sync, path, read)
 
 
@@ -85,11 +86,11 @@ def _watched(path: Path, identity: tuple[int, int, int], db: sqlite3.Connection)
 
 def _open(path: Path) -> sqlite3.Connection:
     """A read-only connection to a catalogue of this version (an older one is upgraded first)."""
-    from pluginary.catalog.store import SCHEMA_VERSION, upgrade_catalog
-
     db = connect(path, readonly=True)
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found != SCHEMA_VERSION:
+        from pluginary.catalog.store import upgrade_catalog  # Rarely needed: not at start-up.
+
         db.close()
         upgrade_catalog(path)  # StorageError (a newer version, a read-only folder) says why.
         db = connect(path, readonly=True)

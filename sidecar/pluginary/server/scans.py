@@ -23,7 +23,8 @@ from pygls.exceptions import JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
 from pluginary.errors import NothingToResume, PluginaryError, ScanInProgress
-from pluginary.models import (
+from pluginary.paths import CachePaths
+from pluginary.scan_models import (
     CatalogChange,
     InterruptedScan,
     ScanOptions,
@@ -31,7 +32,6 @@ from pluginary.models import (
     ScanResult,
     ScanSummary,
 )
-from pluginary.paths import CachePaths
 from pluginary.server.errors import describe
 from pluginary.server.progress import ProgressToken, ScanReporter, TokenInUse, open_reporter
 from pluginary.server.wire import WORK_DONE_TOKEN

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 from pluginary.catalog.query import catalog_counts
 from pluginary.catalog.store import read_meta
 from pluginary.errors import StorageError
-from pluginary.models import (
+from pluginary.models import CatalogCounts
+from pluginary.paths import CachePaths
+from pluginary.scan_models import (
     CacheInfo,
-    CatalogCounts,
     InterruptedScan,
     RunningScan,
     ScanProblem,
     ScanSummary,
     ServerStatus,
 )
-from pluginary.paths import CachePaths
 from pluginary.scanner.journal import SCHEMA_VERSION as JOURNAL_VERSION
 from pluginary.scanner.journal import Journal
 from pluginary.scanner.lock import lock_holder

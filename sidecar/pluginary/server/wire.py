@@ -26,10 +26,7 @@ from pluginary.encoding import to_wire as to_wire
 from pluginary.fsnames import is_path_text, is_text
 from pluginary.models import (
     AudioCheck,
-    CacheInfo,
-    CatalogChange,
     CatalogCounts,
-    InterruptedScan,
     Parameter,
     ParameterSample,
     PluginQuery,
@@ -38,6 +35,11 @@ from pluginary.models import (
     PluginSummary,
     ProbeTimes,
     QueryPage,
+)
+from pluginary.scan_models import (
+    CacheInfo,
+    CatalogChange,
+    InterruptedScan,
     RunningScan,
     ScanOptions,
     ScanProblem,

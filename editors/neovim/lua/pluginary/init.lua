@@ -390,17 +390,51 @@ function M.ready_facts(record)
   return facts
 end
 
+local base64_alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+
+--- The bytes that base64 `text` encodes (vim.base64 is 0.10's; 0.7 has none).
+function M.base64_decode(text)
+  local bytes, value, bits = {}, 0, 0
+  for char in text:gmatch('[A-Za-z0-9+/]') do
+    value = value * 64 + base64_alphabet:find(char, 1, true) - 1
+    bits = bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      local byte = math.floor(value / 2 ^ bits)
+      table.insert(bytes, string.char(byte))
+      value = value - byte * 2 ^ bits
+    end
+  end
+  return table.concat(bytes)
+end
+
+--- The note under a path that is not UTF-8 (`pathBytes` set): its exact bytes as a shell word,
+--- $'...' with \xNN for each byte that is not printable ASCII, as `pluginary show` prints it.
+function M.path_note(record)
+  if type(record.pathBytes) ~= 'string' then
+    return nil
+  end
+  local exact = M.base64_decode(record.pathBytes):gsub('.', function(char)
+    local byte = char:byte()
+    if byte < 0x20 or byte > 0x7e or char == "'" or char == '\\' then
+      return string.format('\\x%02x', byte)
+    end
+  end)
+  return string.format("(not UTF-8; exactly $'%s')", exact)
+end
+
 --- The lines of a plugin's buffer: metadata, ready-to-insert facts, then the parameter table.
 function M.render(record)
   local lines = { record.name, '' }
   local facts = {
     { 'Id', record.id }, { 'Vendor', record.vendor }, { 'Version', record.version },
     { 'Category', record.category }, { 'Kind', record.kind }, { 'Status', record.status },
-    { 'Error', record.error }, { 'Path', record.path }, { 'Class', record.className },
+    { 'Error', record.error }, { 'Path', record.path }, { '', M.path_note(record) },
+    { 'Class', record.className },
   }
   for _, fact in ipairs(vim.list_extend(facts, M.ready_facts(record))) do
     if fact[2] ~= nil and fact[2] ~= '' then
-      table.insert(lines, string.format('%-12s %s', fact[1] .. ':', fact[2]))
+      table.insert(lines, string.format('%-12s %s', fact[1] ~= '' and fact[1] .. ':' or '', fact[2]))
     end
   end
   local rows = { { 'Name', 'Units', 'Range', 'Default', 'Values', 'Texts at 0 … 1' } }
