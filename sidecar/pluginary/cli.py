@@ -423,7 +423,7 @@ def resume(as_json: bool) -> None:
 @click.option(
     "--text",
     help="Words in the name, vendor, category or parameter names: 3+ letters anywhere inside"
-    " them, 1-2 at the start of a word.",
+    " a word there, 1-2 at its start.",
 )
 @click.option("--vendor", help="Part of the vendor's name.")
 @click.option("--kind", type=click.Choice(["effect", "instrument"]), help="Effects or instruments.")

@@ -38,7 +38,7 @@ SUMMARY_COLUMNS = (
 )
 
 
-# A trigram index holds every three characters of the text: shorter words cannot be found in it.
+# A trigram index holds every three characters of a word: shorter ones cannot be found in it.
 TRIGRAM = 3
 
 
@@ -53,38 +53,53 @@ def search_words(text: str) -> list[str]:
 
 def text_filter(db: sqlite3.Connection, text: str) -> _Filter:
     """What free text asks of a plugin: every word of it appears in its name, vendor, category
-    or parameter names. Text without a word matches nothing.
+    or parameter names, case- and accent-blind. Text without a word matches nothing.
 
-    A word of three or more characters matches inside words, case-blind, accents as typed,
-    through the trigram index (``comp`` finds ZamComp); a shorter one, which no trigram holds,
-    matches the start of a word, case- and diacritic-blind, through the word index (``eq``
-    finds EQ and Equalizer).
+    A word of three or more characters matches inside their words (``comp`` finds ZamComp): the
+    trigram index of the word index's words gives the words holding it, and the word index the
+    plugins holding those. A shorter one, which no trigram holds, matches the start of a word
+    (``eq`` finds EQ and Equalizer), from the word index's prefix indexes.
     """
-    words = search_words(text)
-    # Words are letters and digits only: quoted, they are plain FTS5 strings.
-    inside = " ".join(f'"{word}"' for word in words if len(word) >= TRIGRAM)
-    starts = " ".join(f'"{word}" *' for word in words if len(word) < TRIGRAM)
-    word_index = "FROM plugins_fts WHERE plugins_fts MATCH ?"
-    if starts and not inside:
-        # The word index counts word starts from its prefix indexes, cheaply, and the page reads
-        # them again: cheaper than listing their rowids, often most of the catalogue.
-        return _Filter(
-            "p.rowid",
-            f"IN (SELECT rowid {word_index})",
-            (starts,),
-            count=f"SELECT count(*) {word_index}",
-        )
-    total, rowids = 0, "[]"  # No word: no rowid, and the query answers an empty page at once.
-    if inside:
-        # Matching trigrams checks the position of each in each text, the dearest step of a
-        # query: done once, its rowids (a JSON list) serve both the total and the page.
-        sql = "SELECT count(*), json_group_array(rowid) FROM plugins_trigram"
-        sql += " WHERE plugins_trigram MATCH ?"
-        if starts:
-            # "+": not handed to FTS5 as a rowid constraint, which it would run once per rowid.
-            sql += f" AND +rowid IN (SELECT rowid {word_index})"
-        total, rowids = db.execute(sql, (inside, starts) if starts else (inside,)).fetchone()
-    return _Filter("p.rowid", "IN (SELECT value FROM json_each(?))", (rowids,), total=total)
+    groups: list[str] = []
+    for word in search_words(text):
+        if len(word) < TRIGRAM:
+            groups.append(f'"{word}" *')  # Letters and digits only: a plain FTS5 string.
+            continue
+        found = db.execute(
+            "SELECT word FROM words_trigram WHERE words_trigram MATCH ?",
+            (f'"{_unaccented(word)}"',),
+        ).fetchall()
+        if not found:
+            return NOTHING
+        groups.append("(" + " OR ".join(_fts_string(w) for (w,) in found) + ")")
+    if not groups:
+        return NOTHING
+    return _Filter(
+        "p.rowid",
+        "IN (SELECT rowid FROM plugins_fts WHERE plugins_fts MATCH ?)",
+        (" AND ".join(groups),),
+        count="SELECT count(*) FROM plugins_fts WHERE plugins_fts MATCH ?",
+    )
+
+
+def _unaccented(word: str) -> str:
+    """``word`` with its Latin letters stripped of their accents, as the word index holds them.
+
+    The word index's tokenizer drops them (unicode61 remove_diacritics 2), so its words have
+    none; the trigram tokenizer folds case as it does, but keeps accents.
+    """
+    letters = []
+    for letter in word:
+        decomposed = unicodedata.normalize("NFD", letter)
+        base, marks = decomposed[0], decomposed[1:]
+        plain = base.isascii() and marks and all(unicodedata.category(m) == "Mn" for m in marks)
+        letters.append(base if plain else letter)
+    return "".join(letters)
+
+
+def _fts_string(word: str) -> str:
+    # A word from the index, quoted: FTS5 reads it as a plain string, whatever it holds.
+    return '"' + word.replace('"', '""') + '"'
 
 
 def _encode_cursor(name: str, ident: str) -> str:
@@ -118,10 +133,7 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
         )
     if query.max_latency is not None and query.max_latency < 0:
         raise InvalidQuery("maxLatency must be 0 or more (samples)", field="maxLatency")
-    after = _decode_cursor(query.cursor) if query.cursor else None
     filters = _filters(db, query)
-    if any(f.total == 0 for f in filters):
-        return QueryPage(plugins=[], total=0, next_cursor=None)  # One condition fails all.
     everything = _plugin_count(db)
     total = _count(db, filters) if filters else everything
     # Two plans for a page. A wide match walks the name index and tests each plugin against the
@@ -130,11 +142,12 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
     wide = total * total * WIDE_MATCH > query.limit * everything
     where = [f.sql(indexed=not wide) for f in filters] or ["1"]
     args = [arg for f in filters for arg in f.args]
-    if after is not None:
+    if query.cursor:
+        name, ident = _decode_cursor(query.cursor)
         # The collation on the right, not the left: only then does SQLite seek the name index
         # to the cursor instead of scanning it from the start (every page would cost more).
         where.append("(p.name, p.id) > (? COLLATE NOCASE, ?)")
-        args += list(after)
+        args += [name, ident]
     source = "plugins p INDEXED BY plugins_name" if wide else "plugins p"
     rows = db.execute(
         f"SELECT {SUMMARY_COLUMNS} FROM {source} WHERE {' AND '.join(where)}"
@@ -160,11 +173,14 @@ class _Filter:
     condition: str
     args: tuple[Any, ...]
     count: str | None = None
-    total: int | None = None  # Its matches, when counted already.
 
     def sql(self, *, indexed: bool = True) -> str:
         # Unary plus makes the column an expression, which keeps SQLite off its index.
         return f"{'' if indexed else '+'}{self.column} {self.condition}"
+
+
+# What text without a word asks: nothing matches it.
+NOTHING = _Filter("p.rowid", "IN ()", (), count="SELECT 0")
 
 
 def _filters(db: sqlite3.Connection, query: PluginQuery) -> list[_Filter]:
@@ -215,8 +231,6 @@ def _filters(db: sqlite3.Connection, query: PluginQuery) -> list[_Filter]:
 
 def _count(db: sqlite3.Connection, filters: list[_Filter]) -> int:
     """How many plugins match (some filter given), from the narrowest structure that can tell."""
-    if len(filters) == 1 and filters[0].total is not None:
-        return filters[0].total
     if len(filters) == 1 and filters[0].count is not None:
         return int(db.execute(filters[0].count, filters[0].args).fetchone()[0])
     where = " AND ".join(f.sql() for f in filters)

@@ -1,8 +1,9 @@
--- Catalogue version 3 -> 4: free text matches inside words (issue 13). A word of three or more
--- letters and digits is looked up as a substring in a trigram index, so "comp" finds ZamComp;
--- a shorter one, which a trigram cannot hold, as the start of a word in the word index, whose
--- prefix indexes now serve exactly those one- and two-character starts. Both are built from
--- the rows already here: an existing catalogue keeps answering without a rescan.
+-- Catalogue version 3 -> 4: free text matches inside words (issue 13). A searched word of three
+-- or more letters and digits is looked up inside the word index's words, through a trigram
+-- index of them (words, words_trigram), so "comp" finds ZamComp; a shorter one, which a trigram
+-- cannot hold, as the start of a word, from prefix indexes of one and two characters (the word
+-- index is rebuilt for them). Built from the rows already here: an existing catalogue keeps
+-- answering without a rescan.
 
 DROP TABLE plugins_fts;
 CREATE VIRTUAL TABLE plugins_fts USING fts5 (
@@ -15,8 +16,10 @@ INSERT INTO plugins_fts (rowid, name, vendor, category, parameters)
             (SELECT name FROM parameters WHERE plugin_rowid = p.rowid ORDER BY idx)), '')
     FROM plugins p;
 
-CREATE VIRTUAL TABLE plugins_trigram USING fts5 (
-    name, vendor, category, parameters, tokenize = 'trigram'
+CREATE VIRTUAL TABLE plugins_fts_vocab USING fts5vocab (plugins_fts, 'row');
+CREATE TABLE words (id INTEGER PRIMARY KEY, word TEXT NOT NULL);
+CREATE VIRTUAL TABLE words_trigram USING fts5 (
+    word, content = 'words', content_rowid = 'id', tokenize = 'trigram'
 );
-INSERT INTO plugins_trigram (rowid, name, vendor, category, parameters)
-    SELECT rowid, name, vendor, category, parameters FROM plugins_fts;
+INSERT INTO words (word) SELECT term FROM plugins_fts_vocab;
+INSERT INTO words_trigram (words_trigram) VALUES ('rebuild');
