@@ -420,7 +420,11 @@ def resume(as_json: bool) -> None:
 
 
 @main.command(name="list")
-@click.option("--text", help="Words in the name, vendor, category or parameter names.")
+@click.option(
+    "--text",
+    help="Words in the name, vendor, category or parameter names: 3+ letters anywhere inside"
+    " a word there, 1-2 at its start.",
+)
 @click.option("--vendor", help="Part of the vendor's name.")
 @click.option("--kind", type=click.Choice(["effect", "instrument"]), help="Effects or instruments.")
 @click.option("--category", help="A category element, e.g. Reverb.")

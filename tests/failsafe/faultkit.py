@@ -15,6 +15,7 @@ from typing import Any
 from rawclient import Sidecar
 
 from native_bundles import CACHE, FLAGS
+from pluginary.catalog.store import TEXT_INDEXES
 from pluginary.paths import cache_paths
 from scan_helpers import dump_catalog
 
@@ -74,15 +75,16 @@ def without_dac_override() -> None:
 
 
 def integrity(cache: Path) -> tuple[str, str]:
-    """``PRAGMA integrity_check`` of the catalogue, and its FTS index's own integrity check."""
+    """``PRAGMA integrity_check`` of the catalogue, and its FTS indexes' own integrity checks."""
     db = sqlite3.connect(cache_paths(cache).catalog)
     try:
         verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
-        try:
-            db.execute("INSERT INTO plugins_fts (plugins_fts) VALUES ('integrity-check')")
-            fts = "ok"
-        except sqlite3.DatabaseError as error:
-            fts = str(error)
+        fts = "ok"
+        for table in TEXT_INDEXES:
+            try:
+                db.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+            except sqlite3.DatabaseError as error:
+                fts = f"{table}: {error}"
         return verdict, fts
     finally:
         db.close()

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,19 +38,68 @@ SUMMARY_COLUMNS = (
 )
 
 
-def fts_expression(text: str) -> str | None:
-    """Turn anything a user can type into a safe FTS5 query: every word must appear.
+# A trigram index holds every three characters of a word: shorter ones cannot be found in it.
+TRIGRAM = 3
 
-    Each word becomes a quoted FTS string (so quotes, ``*``, ``NEAR``, ``-``, parentheses and SQL
-    mean nothing special), and the last one matches as a prefix, for search-as-you-type.
+
+def search_words(text: str) -> list[str]:
+    """The words of a free-text query: its runs of letters and digits, each once, in order.
+
+    Anything else (quotes, ``*``, ``NEAR``, ``-``, parentheses, SQL, emoji, control characters
+    and NUL) only separates words, so no FTS5 syntax can reach the index.
     """
-    # Control characters (NUL above all, which ends the string inside SQLite) separate words too.
-    words = [word for word in re.split(r"[\s\"\x00-\x1f\x7f]+", text) if re.search(r"\w", word)]
-    if not words:
-        return None
-    quoted = ['"' + word.replace('"', '""') + '"' for word in words]
-    quoted[-1] += " *"
-    return " ".join(quoted)
+    return list(dict.fromkeys(re.findall(r"[^\W_]+", unicodedata.normalize("NFC", text))))
+
+
+def text_filter(db: sqlite3.Connection, text: str) -> _Filter:
+    """What free text asks of a plugin: every word of it appears in its name, vendor, category
+    or parameter names, case- and accent-blind. Text without a word matches nothing.
+
+    A word of three or more characters matches inside their words (``comp`` finds ZamComp): the
+    trigram index of the word index's words gives the words holding it, and the word index the
+    plugins holding those. A shorter one, which no trigram holds, matches the start of a word
+    (``eq`` finds EQ and Equalizer), from the word index's prefix indexes.
+    """
+    groups: list[str] = []
+    for word in search_words(text):
+        if len(word) < TRIGRAM:
+            groups.append(f'"{word}" *')  # Letters and digits only: a plain FTS5 string.
+            continue
+        found = db.execute(
+            "SELECT word FROM words_trigram WHERE words_trigram MATCH ?",
+            (f'"{_unaccented(word)}"',),
+        ).fetchall()
+        if not found:
+            return NOTHING
+        groups.append("(" + " OR ".join(_fts_string(w) for (w,) in found) + ")")
+    if not groups:
+        return NOTHING
+    return _Filter(
+        "p.rowid",
+        "IN (SELECT rowid FROM plugins_fts WHERE plugins_fts MATCH ?)",
+        (" AND ".join(groups),),
+        count="SELECT count(*) FROM plugins_fts WHERE plugins_fts MATCH ?",
+    )
+
+
+def _unaccented(word: str) -> str:
+    """``word`` with its Latin letters stripped of their accents, as the word index holds them.
+
+    The word index's tokenizer drops them (unicode61 remove_diacritics 2), so its words have
+    none; the trigram tokenizer folds case as it does, but keeps accents.
+    """
+    letters = []
+    for letter in word:
+        decomposed = unicodedata.normalize("NFD", letter)
+        base, marks = decomposed[0], decomposed[1:]
+        plain = base.isascii() and marks and all(unicodedata.category(m) == "Mn" for m in marks)
+        letters.append(base if plain else letter)
+    return "".join(letters)
+
+
+def _fts_string(word: str) -> str:
+    # A word from the index, quoted: FTS5 reads it as a plain string, whatever it holds.
+    return '"' + word.replace('"', '""') + '"'
 
 
 def _encode_cursor(name: str, ident: str) -> str:
@@ -83,7 +133,7 @@ def query_plugins(db: sqlite3.Connection, query: PluginQuery) -> QueryPage:
         )
     if query.max_latency is not None and query.max_latency < 0:
         raise InvalidQuery("maxLatency must be 0 or more (samples)", field="maxLatency")
-    filters = _filters(query)
+    filters = _filters(db, query)
     everything = _plugin_count(db)
     total = _count(db, filters) if filters else everything
     # Two plans for a page. A wide match walks the name index and tests each plugin against the
@@ -129,17 +179,14 @@ class _Filter:
         return f"{'' if indexed else '+'}{self.column} {self.condition}"
 
 
-def _filters(query: PluginQuery) -> list[_Filter]:
+# What text without a word asks: nothing matches it.
+NOTHING = _Filter("p.rowid", "IN ()", (), count="SELECT 0")
+
+
+def _filters(db: sqlite3.Connection, query: PluginQuery) -> list[_Filter]:
     filters: list[_Filter] = []
-    if query.text is not None and (expression := fts_expression(query.text)) is not None:
-        filters.append(
-            _Filter(
-                "p.rowid",
-                "IN (SELECT rowid FROM plugins_fts WHERE plugins_fts MATCH ?)",
-                (expression,),
-                count="SELECT count(*) FROM plugins_fts WHERE plugins_fts MATCH ?",
-            )
-        )
+    if query.text is not None:
+        filters.append(text_filter(db, query.text))
     if query.vendor:
         # Matched against the few distinct vendors, then found through the vendor index.
         filters.append(

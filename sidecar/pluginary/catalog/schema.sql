@@ -1,4 +1,4 @@
--- The Pluginary catalogue, schema version 2 (migrations/ brings older catalogues here).
+-- The Pluginary catalogue, schema version 4 (migrations/ brings older catalogues here).
 -- Written only by a scan's commit, in one transaction; read by any number of readers at once
 -- (WAL mode).
 
@@ -92,10 +92,23 @@ CREATE TABLE parameter_terms (
 ) WITHOUT ROWID;
 CREATE INDEX parameter_terms_plugin ON parameter_terms (plugin_rowid);
 
--- Free text over name, vendor, category and parameter names; rowid = plugins.rowid.
+-- Free text over name, vendor, category and parameter names; rowid = plugins.rowid. Its words
+-- are their runs of letters and digits, in lower case, Latin letters without accents. A searched
+-- word of one or two characters must begin one of them: the prefix indexes find it ("eq" finds
+-- EQ and Equalizer, not FreqShift). A longer one must appear inside one: words_trigram finds
+-- the words holding it ("comp": zamcomp, multicompressor), then this index their plugins.
 CREATE VIRTUAL TABLE plugins_fts USING fts5 (
     name, vendor, category, parameters, tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '2 3'                      -- search-as-you-type prefixes come from an index
+    prefix = '1 2'                      -- the one- and two-character starts come from an index
+);
+-- The words of plugins_fts, read off its index (nothing is stored here).
+CREATE VIRTUAL TABLE plugins_fts_vocab USING fts5vocab (plugins_fts, 'row');
+-- Each of them once, rebuilt by every commit that changes plugins, and a trigram index of them.
+-- On the bench's 20,000 plugins: 20,000 words, a 0.2 MB index, 35 ms to rebuild; a trigram
+-- index of the texts themselves took 15 MB and a millisecond to match a common word.
+CREATE TABLE words (id INTEGER PRIMARY KEY, word TEXT NOT NULL);
+CREATE VIRTUAL TABLE words_trigram USING fts5 (
+    word, content = 'words', content_rowid = 'id', tokenize = 'trigram'
 );
 
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -85,7 +85,7 @@ describe('the extension against the real sidecar', { timeout: 90_000 }, () => {
   test('search gives QuickPick items as the user types', async () => {
     for (const [typed, expected] of [
       ['reverb', 'Dragonfly Hall Reverb'], // the category matches
-      ['dragonfly pla', 'Dragonfly Plate Reverb'], // the last word is a prefix
+      ['dragonfly pla', 'Dragonfly Plate Reverb'], // a word matches inside words, as typed so far
       ['stack', 'ZamTube'], // a parameter name (Tone Stack Model) matches
     ]) {
       const page = await pluginary.query({ text: typed, limit: 100 });
