@@ -42,23 +42,34 @@ def standard_vst3_folders(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> list[Path]:
-    """The VST3 specification's plugin folders for ``system`` (plus ``$VST3_PATH`` on Linux)."""
+    """The VST3 SDK's plugin folders for ``system``, in its scan priority (the user's first).
+
+    From Steinberg's "Plug-in Locations" table (VST 3 Developer Portal, Technical Documentation,
+    VST 3 Locations / Format); its "Application" rows are each host's own and not ours.
+
+    - macOS: ``~/Library``, ``/Library`` and ``/Network/Library``, each ``/Audio/Plug-Ins/VST3``.
+      Steinberg writes "Plug-ins"; the folder macOS makes is "Plug-Ins", the only spelling that
+      exists on a case-sensitive volume (the default one ignores case, where both name it).
+    - Windows: ``%LOCALAPPDATA%\\Programs\\Common\\VST3`` and ``%COMMONPROGRAMFILES%\\VST3``, the
+      latter "native bitdepth": a 32-bit process on 64-bit Windows sees ``%COMMONPROGRAMFILES%``
+      as ``Program Files (x86)\\Common Files``, the table's folder for 32-bit plug-ins, so each
+      process gets the folder of the plug-ins it can load, and never the other's.
+    - Linux (and any other Unix): ``~/.vst3``, ``/usr/lib/vst3``, ``/usr/local/lib/vst3``, plus
+      the folders in ``$VST3_PATH`` (":"-separated), a Linux hosts' convention.
+    """
     system = (system or platform.system()).lower()
     environ = os.environ if environ is None else environ
     home = Path.home() if home is None else home
     if system == "windows":
         # Built with ntpath so the folders come out right when unit tests fake Windows elsewhere.
-        common = _getenv(environ, "COMMONPROGRAMFILES") or r"C:\Program Files\Common Files"
         local = _getenv(environ, "LOCALAPPDATA") or ntpath.join(str(home), "AppData", "Local")
+        common = _getenv(environ, "COMMONPROGRAMFILES") or r"C:\Program Files\Common Files"
         folders = [
-            Path(ntpath.join(common, "VST3")),
             Path(ntpath.join(local, "Programs", "Common", "VST3")),
+            Path(ntpath.join(common, "VST3")),
         ]
     elif system == "darwin":
-        folders = [
-            home / "Library" / "Audio" / "Plug-Ins" / "VST3",
-            Path("/Library/Audio/Plug-Ins/VST3"),
-        ]
+        folders = _macos_library_folders(home, "VST3", network=True)
     else:
         folders = [home / ".vst3", Path("/usr/lib/vst3"), Path("/usr/local/lib/vst3")]
         # ":" rather than os.pathsep: this branch describes a Unix, whatever the host is.
@@ -79,16 +90,23 @@ def standard_folders(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> list[Path]:
-    """The standard plugin folders of ``format`` on ``system``."""
+    """The standard plugin folders of ``format`` on ``system``.
+
+    Audio Units: the two folders Apple names for ``.component`` bundles, the user's and the
+    machine's (``/System/Library/Components`` holds Apple's own, which ``auval`` lists anyway).
+    """
     if format == "vst3":
         return standard_vst3_folders(system, environ, home)
     if format == "au" and (system or platform.system()).lower() == "darwin":
-        home = Path.home() if home is None else home
-        return [
-            home / "Library" / "Audio" / "Plug-Ins" / "Components",
-            Path("/Library/Audio/Plug-Ins/Components"),
-        ]
+        return _macos_library_folders(Path.home() if home is None else home, "Components")
     return []
+
+
+def _macos_library_folders(home: Path, kind: str, network: bool = False) -> list[Path]:
+    libraries = [home / "Library", Path("/Library")]
+    if network:
+        libraries.append(Path("/Network/Library"))
+    return [library / "Audio" / "Plug-Ins" / kind for library in libraries]
 
 
 @dataclass(frozen=True)
