@@ -32,6 +32,11 @@ class CachePaths:
         return self.root / "scan.lock"
 
     @property
+    def scan_owner(self) -> Path:
+        """Who holds the scan lock, while it is held (see ``scanner/lock.py``)."""
+        return self.root / "scan.owner"
+
+    @property
     def probes(self) -> Path:
         """Scratch folder for the probes' result and output files."""
         return self.root / "probes"

@@ -103,8 +103,8 @@ def test_a_lock_left_by_a_sigkilled_sidecar_is_taken_over(
     dead.signal(signal.SIGKILL)
     assert dead.wait_exit() == -signal.SIGKILL
     wait_gone(pids, "the killed sidecar's processes", timeout=2.0)
-    lock = cache_paths(dead.cache).scan_lock
-    assert json.loads(lock.read_text())["pid"] == dead.pid  # The lock file still names it.
+    owner = cache_paths(dead.cache).scan_owner
+    assert json.loads(owner.read_text())["pid"] == dead.pid  # The owner file still names it.
 
     heir = launch(dead.cache)
     heir.initialize()

@@ -214,10 +214,12 @@ def test_linux_folders() -> None:
 
 
 def test_macos_folders() -> None:
+    # Steinberg's table, user first; "Plug-Ins" as macOS spells the folder it makes.
     folders = standard_vst3_folders("Darwin", {"VST3_PATH": "/ignored"}, Path("/Users/ada"))
     assert folders == [
         Path("/Users/ada/Library/Audio/Plug-Ins/VST3"),
         Path("/Library/Audio/Plug-Ins/VST3"),
+        Path("/Network/Library/Audio/Plug-Ins/VST3"),
     ]
 
 
@@ -228,12 +230,28 @@ def test_windows_folders() -> None:
         "LOCALAPPDATA": r"C:\Users\ada\AppData\Local",
     }
     assert [str(folder) for folder in standard_vst3_folders("Windows", environ, home)] == [
-        r"D:\Common Files\VST3",
         r"C:\Users\ada\AppData\Local\Programs\Common\VST3",
+        r"D:\Common Files\VST3",
     ]
     assert [str(folder) for folder in standard_vst3_folders("windows", {}, home)] == [
-        r"C:\Program Files\Common Files\VST3",
         r"C:\Users\ada\AppData\Local\Programs\Common\VST3",
+        r"C:\Program Files\Common Files\VST3",
+    ]
+
+
+def test_a_32_bit_process_on_64_bit_windows_gets_the_x86_folder() -> None:
+    # WOW64 gives a 32-bit process these variables: its "native bitdepth" folder is the (x86)
+    # one, where Steinberg's table puts 32-bit plug-ins; the 64-bit ones it cannot load.
+    environ = {
+        "CommonProgramFiles": r"C:\Program Files (x86)\Common Files",
+        "CommonProgramFiles(x86)": r"C:\Program Files (x86)\Common Files",
+        "CommonProgramW6432": r"C:\Program Files\Common Files",
+        "LOCALAPPDATA": r"C:\Users\ada\AppData\Local",
+    }
+    folders = standard_vst3_folders("Windows", environ, Path(r"C:\Users\ada"))
+    assert [str(folder) for folder in folders] == [
+        r"C:\Users\ada\AppData\Local\Programs\Common\VST3",
+        r"C:\Program Files (x86)\Common Files\VST3",
     ]
 
 
@@ -252,6 +270,7 @@ def test_audio_units_are_a_macos_format_with_their_own_folders(tmp_path: Path) -
         Path("/Users/u/Library/Audio/Plug-Ins/Components"),
         Path("/Library/Audio/Plug-Ins/Components"),
     ]
+    assert standard_folders("au", "Windows", {}, Path("/Users/u")) == []
     assert standard_folders("au", "Linux", {}, Path("/home/u")) == []
     (tmp_path / "Vendor" / "Verb.component" / "Contents" / "MacOS").mkdir(parents=True)
     (tmp_path / "Vendor" / "Verb.component" / "Contents" / "MacOS" / "Verb").write_bytes(b"x")

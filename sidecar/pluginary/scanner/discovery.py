@@ -14,13 +14,17 @@ import ntpath
 import os
 import platform
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 VST3_SUFFIX = ".vst3"
 # Bundle suffix per plugin format; Audio Units exist only on macOS.
 SUFFIXES = {"vst3": VST3_SUFFIX, "au": ".component"}
+
+# How the walk stats a folder it may descend into (injectable: tests fake a file system without
+# inode numbers, as FAT and some network shares are).
+Stat = Callable[[str], os.stat_result]
 
 
 @dataclass(frozen=True)
@@ -38,23 +42,34 @@ def standard_vst3_folders(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> list[Path]:
-    """The VST3 specification's plugin folders for ``system`` (plus ``$VST3_PATH`` on Linux)."""
+    """The VST3 SDK's plugin folders for ``system``, in its scan priority (the user's first).
+
+    From Steinberg's "Plug-in Locations" table (VST 3 Developer Portal, Technical Documentation,
+    VST 3 Locations / Format); its "Application" rows are each host's own and not ours.
+
+    - macOS: ``~/Library``, ``/Library`` and ``/Network/Library``, each ``/Audio/Plug-Ins/VST3``.
+      Steinberg writes "Plug-ins"; the folder macOS makes is "Plug-Ins", the only spelling that
+      exists on a case-sensitive volume (the default one ignores case, where both name it).
+    - Windows: ``%LOCALAPPDATA%\\Programs\\Common\\VST3`` and ``%COMMONPROGRAMFILES%\\VST3``, the
+      latter "native bitdepth": a 32-bit process on 64-bit Windows sees ``%COMMONPROGRAMFILES%``
+      as ``Program Files (x86)\\Common Files``, the table's folder for 32-bit plug-ins, so each
+      process gets the folder of the plug-ins it can load, and never the other's.
+    - Linux (and any other Unix): ``~/.vst3``, ``/usr/lib/vst3``, ``/usr/local/lib/vst3``, plus
+      the folders in ``$VST3_PATH`` (":"-separated), a Linux hosts' convention.
+    """
     system = (system or platform.system()).lower()
     environ = os.environ if environ is None else environ
     home = Path.home() if home is None else home
     if system == "windows":
         # Built with ntpath so the folders come out right when unit tests fake Windows elsewhere.
-        common = _getenv(environ, "COMMONPROGRAMFILES") or r"C:\Program Files\Common Files"
         local = _getenv(environ, "LOCALAPPDATA") or ntpath.join(str(home), "AppData", "Local")
+        common = _getenv(environ, "COMMONPROGRAMFILES") or r"C:\Program Files\Common Files"
         folders = [
-            Path(ntpath.join(common, "VST3")),
             Path(ntpath.join(local, "Programs", "Common", "VST3")),
+            Path(ntpath.join(common, "VST3")),
         ]
     elif system == "darwin":
-        folders = [
-            home / "Library" / "Audio" / "Plug-Ins" / "VST3",
-            Path("/Library/Audio/Plug-Ins/VST3"),
-        ]
+        folders = _macos_library_folders(home, "VST3", network=True)
     else:
         folders = [home / ".vst3", Path("/usr/lib/vst3"), Path("/usr/local/lib/vst3")]
         # ":" rather than os.pathsep: this branch describes a Unix, whatever the host is.
@@ -75,16 +90,23 @@ def standard_folders(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> list[Path]:
-    """The standard plugin folders of ``format`` on ``system``."""
+    """The standard plugin folders of ``format`` on ``system``.
+
+    Audio Units: the two folders Apple names for ``.component`` bundles, the user's and the
+    machine's (``/System/Library/Components`` holds Apple's own, which ``auval`` lists anyway).
+    """
     if format == "vst3":
         return standard_vst3_folders(system, environ, home)
     if format == "au" and (system or platform.system()).lower() == "darwin":
-        home = Path.home() if home is None else home
-        return [
-            home / "Library" / "Audio" / "Plug-Ins" / "Components",
-            Path("/Library/Audio/Plug-Ins/Components"),
-        ]
+        return _macos_library_folders(Path.home() if home is None else home, "Components")
     return []
+
+
+def _macos_library_folders(home: Path, kind: str, network: bool = False) -> list[Path]:
+    libraries = [home / "Library", Path("/Library")]
+    if network:
+        libraries.append(Path("/Network/Library"))
+    return [library / "Audio" / "Plug-Ins" / kind for library in libraries]
 
 
 @dataclass(frozen=True)
@@ -113,7 +135,7 @@ def discover(folders: Sequence[Path], format: str) -> list[Bundle]:
     return search(folders, format).bundles
 
 
-def search(folders: Sequence[Path | str], format: str) -> Discovery:
+def search(folders: Sequence[Path | str], format: str, *, stat: Stat = os.stat) -> Discovery:
     """Every bundle of ``format`` under ``folders``, and every folder that could not be listed.
 
     A bundle that cannot be read is still a bundle (its probe says why it cannot load); one that
@@ -122,9 +144,10 @@ def search(folders: Sequence[Path | str], format: str) -> Discovery:
     suffix = SUFFIXES[format]
     found: dict[str, Bundle] = {}
     unreadable: list[Unreadable] = []
-    visited: set[tuple[int, int]] = set()
+    visited: set[Hashable] = set()
     for folder in folders:
-        for path, real_path in _walk(os.path.abspath(folder), visited, suffix, unreadable):
+        walk = _walk(os.path.abspath(folder), visited, suffix, unreadable, stat)
+        for path, real_path in walk:
             if real_path in found:
                 continue
             try:
@@ -206,17 +229,19 @@ def _fingerprint(bundle: str) -> str:
 
 def _walk(
     root: str,
-    visited: set[tuple[int, int]],
+    visited: set[Hashable],
     suffix: str = VST3_SUFFIX,
     unreadable: list[Unreadable] | None = None,
+    stat_folder: Stat = os.stat,
 ) -> Iterator[tuple[str, str]]:
     """Yield (path, real path) of each bundle under ``root``, depth first, by name.
 
-    Folders that cannot be listed (other than gone) are added to ``unreadable``.
+    Folders that cannot be listed (other than gone) are added to ``unreadable``. Each folder is
+    entered once, however many links lead to it (see :func:`_folder_key`).
     """
     unreadable = [] if unreadable is None else unreadable
     try:
-        info = os.stat(root)
+        info = stat_folder(root)
     except (FileNotFoundError, NotADirectoryError):
         return  # A standard folder that does not exist here.
     except OSError as error:
@@ -225,9 +250,10 @@ def _walk(
     if root.lower().endswith(suffix) and _has_layout(root, info.st_mode):
         yield root, os.path.realpath(root)  # A bundle named directly, e.g. in VST3_PATH.
         return
-    if not stat.S_ISDIR(info.st_mode) or (info.st_dev, info.st_ino) in visited:
+    key = _folder_key(root, info)
+    if not stat.S_ISDIR(info.st_mode) or key in visited:
         return
-    visited.add((info.st_dev, info.st_ino))
+    visited.add(key)
     # A directory's real path is computed once and extended by name for its plain entries,
     # which saves os.path.realpath's lstat of every path component for every bundle.
     stack = [(root, os.path.realpath(root))]
@@ -248,17 +274,30 @@ def _walk(
                     # A bundle is a unit, never entered (its Resources may hold anything).
                     yield entry.path, _real_path(entry, real_directory)
                 elif entry.is_dir():
-                    info = entry.stat()
-                    if (info.st_dev, info.st_ino) not in visited:
-                        visited.add((info.st_dev, info.st_ino))
+                    # Not entry.stat(): on Windows its st_ino and st_dev are always 0.
+                    key = _folder_key(entry.path, stat_folder(entry.path))
+                    if key not in visited:
+                        visited.add(key)
                         subfolders.append((entry.path, _real_path(entry, real_directory)))
             except (FileNotFoundError, NotADirectoryError):
                 continue  # A dangling symlink, or gone since listed.
             except OSError as error:
-                if entry.is_symlink() and error.errno == errno.ELOOP:
+                if _is_link(entry) and error.errno == errno.ELOOP:
                     continue  # A symlink loop among folders: it leads nowhere new.
                 unreadable.append(Unreadable(entry.path, os_error(error)))
         stack.extend(reversed(subfolders))
+
+
+def _folder_key(path: str, info: os.stat_result) -> Hashable:
+    """What names a folder for the walk's loop guard: its device and inode when it has them.
+
+    FAT, exFAT and some network shares report st_ino 0 for every folder; keyed by (0, 0), every
+    folder after the first would look visited. There the folder's resolved path names it:
+    symlinks and junctions followed, case folded where the OS folds it.
+    """
+    if info.st_ino:
+        return (info.st_dev, info.st_ino)
+    return os.path.normcase(os.path.realpath(path))
 
 
 def _entry_is_bundle(entry: os.DirEntry[str]) -> bool:
@@ -272,9 +311,16 @@ def _entry_is_bundle(entry: os.DirEntry[str]) -> bool:
 
 
 def _real_path(entry: os.DirEntry[str], real_directory: str) -> str:
-    if entry.is_symlink():
+    if _is_link(entry):
         return os.path.realpath(entry.path)
     return os.path.join(real_directory, entry.name)
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    # A Windows junction redirects like a symlink, but is_symlink() says no; is_junction()
+    # (Python 3.12+) tells, at no cost elsewhere.
+    is_junction = getattr(entry, "is_junction", None)
+    return entry.is_symlink() or (is_junction is not None and bool(is_junction()))
 
 
 def _fingerprint_facts(bundle: str) -> list[tuple[str, int, int]]:

@@ -1,7 +1,7 @@
 """Child side: a path pedalboard can load for any bundle, or the OS's reason why there is none.
 
-Runs in the probe process (imports nothing of pluginary). Two things stand between a bundle and
-``pedalboard.load_plugin``:
+Runs in the probe process (imports nothing of pluginary but ``bundles``). Two things stand
+between a bundle and ``pedalboard.load_plugin``:
 
 - **Names that are not UTF-8.** pybind11 takes only a ``str`` it can encode as UTF-8, and JUCE
   keeps paths as Unicode text, so a path holding PEP 383's lone surrogates cannot be handed over
@@ -29,6 +29,8 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable
+
+from pluginary.scanner.bundles import binary_path
 
 SHADOWS = "shadows"
 
@@ -59,13 +61,21 @@ def _check_readable(bundle: str) -> None:
         raise Unloadable(f"cannot read the bundle: {_os_error(error)}") from None
     if not stat.S_ISDIR(info.st_mode):
         return  # A single-file bundle: stat was all it takes.
-    for relative in (("Contents",), _BINARY(_stem(bundle))):
-        try:
-            os.stat(os.path.join(bundle, *relative))
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # Absent: pedalboard and the dynamic linker tell that story best.
-        except OSError as error:  # Unreadable, or a symlink loop.
-            raise Unloadable(f"cannot read {'/'.join(relative)}: {_os_error(error)}") from None
+    _check_part(bundle, os.path.join(bundle, "Contents"))
+    # Only once Contents is known readable: finding the binary looks inside it.
+    binary = binary_path(bundle)
+    if binary is not None:
+        _check_part(bundle, binary)
+
+
+def _check_part(bundle: str, path: str) -> None:
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # Absent: pedalboard and the probe's diagnosis tell that story best.
+    except OSError as error:  # Unreadable, or a symlink loop.
+        relative = os.path.relpath(path, bundle).replace(os.sep, "/")
+        raise Unloadable(f"cannot read {relative}: {_os_error(error)}") from None
 
 
 def _shadow(bundle: str, scratch: str) -> str:
@@ -138,31 +148,10 @@ def _folder_of_fd_elsewhere(fd: int) -> str | None:
     return None  # macOS and Windows keep file names as Unicode: no shadow is ever needed there.
 
 
-def _binary_linux(stem: str) -> tuple[str, ...]:
-    return ("Contents", f"{platform.machine()}-linux", f"{stem}.so")
-
-
-def _binary_macos(stem: str) -> tuple[str, ...]:
-    return ("Contents", "MacOS", stem)
-
-
-def _binary_windows(stem: str) -> tuple[str, ...]:
-    return ("Contents", f"{platform.machine().lower()}-win", f"{stem}.vst3")
-
-
-# Where each OS keeps a bundle's binary, and how a probe names its own files: chosen once.
-_SYSTEM = platform.system()
-_BINARY: Callable[[str], tuple[str, ...]] = {
-    "Darwin": _binary_macos,
-    "Windows": _binary_windows,
-}.get(_SYSTEM, _binary_linux)
+# How a probe names its own files: chosen once.
 _folder_of_fd: Callable[[int], str | None] = (
-    _folder_of_fd_linux if _SYSTEM == "Linux" else _folder_of_fd_elsewhere
+    _folder_of_fd_linux if platform.system() == "Linux" else _folder_of_fd_elsewhere
 )
-
-
-def _stem(bundle: str) -> str:
-    return os.path.splitext(os.path.basename(bundle.rstrip(os.sep)))[0]
 
 
 def _is_text(name: str) -> bool:

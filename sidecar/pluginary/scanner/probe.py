@@ -1,7 +1,8 @@
 """The child side of a probe: load one bundle's plugins with pedalboard and report what they are.
 
 This module runs inside the disposable probe process, the only place a plugin is ever loaded.
-It imports nothing of pluginary but its sibling child-side modules ``checks`` and ``loadable``
+It imports nothing of pluginary but its sibling child-side modules ``checks``, ``loadable`` and
+``bundles``
 (the parent and the child share only the record format below), so a plugin that corrupts this
 process can damage nothing but its own report.
 
@@ -30,11 +31,10 @@ import errno
 import json
 import math
 import os
-import platform
 import time
-from pathlib import Path
 from typing import Any
 
+from pluginary.scanner.bundles import binary_path, load_path, missing_binary
 from pluginary.scanner.checks import (
     audio_check,
     range_problem,
@@ -88,12 +88,13 @@ def probe_bundle(
         emit({"event": "result", "class": None, "status": "failed", "error": str(error)})
         emit({"event": "done"})
         return
+    target = load_path(bundle)  # A Windows bundle's DLL; the bundle itself elsewhere.
 
     if class_names is None:
         started = time.perf_counter()
         try:
             plugin_class = pedalboard.AudioUnitPlugin if format == "au" else pedalboard.VST3Plugin
-            class_names = list(plugin_class.get_plugin_names_for_file(bundle))
+            class_names = list(plugin_class.get_plugin_names_for_file(target))
         except Exception as error:  # Any failure to enumerate is this bundle's outcome.
             emit(_failure(None, error, bundle, started))
             emit({"event": "done"})
@@ -108,7 +109,7 @@ def probe_bundle(
         sweep.clear()
         try:
             # Always by name: a follow-up task may name one class of a multi-plugin bundle.
-            plugin = pedalboard.load_plugin(bundle, plugin_name=name)
+            plugin = pedalboard.load_plugin(target, plugin_name=name)
             loaded = time.perf_counter()
             # Only the sweeps inside the constructor: reading ``parameters`` may sweep again.
             swept = sum(sweep)
@@ -251,30 +252,17 @@ def _failure(name: str | None, error: BaseException, bundle: str, started: float
 
 
 def diagnose_binary(bundle: str) -> str | None:
-    """Ask the dynamic linker why a bundle's binary will not load (missing library, old libc).
+    """Why a bundle's binary will not load: missing, or what the dynamic linker says.
 
-    pedalboard says only "unsupported plugin format or scan failure"; dlopen names the cause.
-    Returns None when the binary loads fine or cannot be located.
+    pedalboard says only "unsupported plugin format or scan failure"; a bundle without a binary
+    for this OS and architecture says what it holds instead, and dlopen (LoadLibrary) names a
+    missing library or an old libc. Returns None when the binary loads fine, or there is none.
     """
-    binary = bundle_binary(Path(bundle))
+    binary = binary_path(bundle)
     if binary is None:
-        return None
+        return missing_binary(bundle)
     try:
-        ctypes.CDLL(str(binary))
+        ctypes.CDLL(binary)
     except OSError as error:
         return str(error)
     return None
-
-
-def bundle_binary(bundle: Path) -> Path | None:
-    """The shared object a VST3 bundle holds for this machine's OS and architecture."""
-    if bundle.is_file():
-        return bundle
-    system = platform.system()
-    if system == "Darwin":
-        candidate = bundle / "Contents" / "MacOS" / bundle.stem
-    elif system == "Windows":
-        candidate = bundle / "Contents" / f"{platform.machine().lower()}-win" / bundle.name
-    else:
-        candidate = bundle / "Contents" / f"{platform.machine()}-linux" / f"{bundle.stem}.so"
-    return candidate if candidate.exists() else None

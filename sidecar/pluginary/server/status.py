@@ -1,6 +1,6 @@
 """``pluginary/status``: one snapshot of the cache, the catalogue and the scans, read off the loop.
 
-:func:`collect_status` blocks (SQLite, flock); the server runs it in a worker thread. The
+:func:`collect_status` blocks (SQLite, the scan lock); the server runs it in a worker thread. The
 ``pluginary`` command asks :func:`status_snapshot` in its own process, with no scanner: it never
 imports the scan engine (a scan running elsewhere is seen through the scan lock).
 """
