@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -183,6 +182,7 @@ def _run_scan(work: Callable[[CachePaths, ScanProgressCallback, LogCallback], Aw
     import anyio
 
     from pluginary.errors import PluginaryError
+    from pluginary.interrupts import wait_for_interrupt
 
     bar = _ScanBar()
     outcome: list[T] = []
@@ -197,10 +197,8 @@ def _run_scan(work: Callable[[CachePaths, ScanProgressCallback, LogCallback], Aw
             # Ctrl-C (or SIGTERM) cancels the work the anyio way: the engine then stops its
             # probes and leaves the journal resumable before the scope ends.
             async def on_interrupt() -> None:
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        work_scope.cancel()
-                        return
+                await wait_for_interrupt()
+                work_scope.cancel()
 
             tasks.start_soon(on_interrupt)
             try:

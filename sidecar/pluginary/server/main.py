@@ -2,10 +2,10 @@
 
 pygls's own ``start_io`` swallows the exit code and reads stdin from a pool thread that keeps the
 process alive after ``exit`` until the host closes the pipe, and its frame reader trusts its
-input (see ``framing``). So this module runs its own read loop on a non-blocking stdin pipe,
-inside one anyio task group that owns every scan; on ``exit``, end of input or SIGTERM it stops
-the scan (which leaves the journal resumable and kills the probes), then returns LSP's exit
-code: 0 after ``shutdown``, else 1.
+input (see ``framing``). So this module runs its own read loop on stdin (read per OS, see
+``stdio.py``), inside one anyio task group that owns every scan; on ``exit``, end of input or
+SIGTERM it stops the scan (which leaves the journal resumable and kills the probes), then returns
+LSP's exit code: 0 after ``shutdown``, else 1.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import stat
 import sys
 from collections.abc import Awaitable
 from typing import BinaryIO
@@ -22,8 +20,9 @@ from typing import BinaryIO
 import anyio
 
 from pluginary.server.app import PluginaryServer, create_server
-from pluginary.server.framing import FrameReader, Read
+from pluginary.server.framing import FrameReader
 from pluginary.server.logs import setup_logging
+from pluginary.server.stdio import on_stop_signals, open_stdin
 
 
 class HostWriter:
@@ -73,12 +72,15 @@ async def _serve(server: PluginaryServer, stdin: BinaryIO, frames: BinaryIO) -> 
     setup_logging(server, loop)
     host = HostWriter(frames)
     server.protocol.set_writer(host)
-    reader = FrameReader(await _stdin_reader(stdin, server))
+
+    def read_in_thread(count: int) -> Awaitable[bytes]:
+        return loop.run_in_executor(server.thread_pool, stdin.read1, count)  # type: ignore[attr-defined]
+
+    reader = FrameReader(await open_stdin(stdin, read_in_thread))
     async with anyio.create_task_group() as tasks:
         server.tasks = tasks
         with anyio.CancelScope() as reading:
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                loop.add_signal_handler(signum, reading.cancel)
+            on_stop_signals(reading.cancel)
             try:
                 while (frame := await reader.next()) is not None:
                     server.receive(frame)
@@ -89,19 +91,3 @@ async def _serve(server: PluginaryServer, stdin: BinaryIO, frames: BinaryIO) -> 
             await server.runner.stop()
         tasks.cancel_scope.cancel()
     return 0 if server.shut_down else 1
-
-
-async def _stdin_reader(stdin: BinaryIO, server: PluginaryServer) -> Read:
-    """A non-blocking reader on stdin, so no thread is left blocked in ``read`` at exit."""
-    loop = asyncio.get_running_loop()
-    mode = os.fstat(stdin.fileno()).st_mode
-    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and stdin.isatty())):
-        # A regular file (a replayed session) or /dev/null cannot be polled (epoll refuses
-        # them); read it in a thread instead: it ends by itself at the end of the file.
-        def read(count: int) -> Awaitable[bytes]:
-            return loop.run_in_executor(server.thread_pool, stdin.read1, count)  # type: ignore[attr-defined]
-
-        return read
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-    return reader.read
