@@ -571,3 +571,15 @@ def test_killing_a_scanning_cli_leaves_no_process_and_a_resumable_scan(
     assert interrupted is not None and interrupted["total"] == 1
     finished = json.loads(run(cache, "resume", "--json").stdout)
     assert finished["timedOut"] == 1
+
+
+def test_search_finds_words_inside_words_and_nothing_for_no_words(scanned: Path) -> None:
+    def names(text: str) -> set[str]:
+        listed = json.loads(run(scanned, "list", "--text", text, "--json").stdout)
+        return {p["name"] for p in listed.values()}
+
+    assert {"ZamComp", "ZamCompX2", "ZaMultiComp", "ZaMultiCompX2"} <= names("comp")
+    assert "ZamEQ2" in names("eq") and "ZamEQ2" in names("EQ2")
+    for nothing in ("*", "(", '"', "\U0001f39b", " "):  # Nothing to search for: no match.
+        assert names(nothing) == set(), nothing
+    assert run(scanned, "list", "--text", "*").stderr.startswith("No plugins match.")

@@ -84,23 +84,21 @@ GROUPS_ONLY: dict[str, tuple[str, str | None] | list[tuple[str, str | None]]] = 
     "segfault": NAMESPACED["segfault"],
     "background_exit": EARLY_EXIT,
 }
-# The worker pool (issue 14) runs plugins in workers it started itself, in sessions of their own,
-# with no namespace, subreaper or process table: its Linux runs have macOS semantics. Left out:
-# the behaviours that signal their parent (in a pool, the scanner itself: nothing stands between
-# them yet) and the daemon, which escapes its session for good (nothing portable finds it).
-# A plugin that ends its process from a thread a moment after loading has usually been reported
-# by then: the pool records it as it loaded, and the bundle probed next in that worker, which
-# takes the crash, is probed again in a fresh worker and recorded as it is.
+# The worker pool (issue 14) runs plugins in workers it started itself, each under a nanny in a
+# session of its own, with no namespace, subreaper or process table: its Linux runs have macOS
+# semantics. A plugin's signals to its parent reach the nanny, never the scanner: killed or
+# stopped, the nanny leaves the worker to finish the probe; a SIGTERM to its group ends both,
+# and the probe, probed again alone, is that plugin's crash. Left out: the daemon, which escapes
+# its session for good (nothing portable finds it). A plugin that ends its process from a thread
+# a moment after loading has usually been reported by then: the pool records it as it loaded,
+# and the bundle probed next in that worker, which takes the crash, is probed again in a fresh
+# worker and recorded as it is.
 POOL: dict[str, tuple[str, str | None] | list[tuple[str, str | None]]] = {
-    **{
-        behaviour: wanted
-        for behaviour, wanted in NAMESPACED.items()
-        if behaviour not in ("kill_parent", "term_parent_group", "stop_parent", "daemon")
-    },
+    **{b: wanted for b, wanted in NAMESPACED.items() if b != "daemon"},
+    "term_parent_group": ("crashed", "the probe died with SIGTERM"),
     "memory_hog": ("crashed", None),  # Over the worker's RLIMIT_DATA: malloc fails, it dies.
     "close_fds": ("crashed", "the probe exited with status 1"),  # Its worker's channel too.
     "background_exit": [OK, EARLY_EXIT],
-    "garbage_reports": ("failed", "the plugin corrupted the probe's report"),
 }
 # Small, so that the zoo's scan replaces every worker a few times.
 POOL_RECYCLE = 3

@@ -56,8 +56,9 @@ class WorkerStartFailed(RuntimeError):
 
 @dataclass(eq=False)
 class _Worker:
-    process: Process
+    process: Process  # The worker, or its nanny on POSIX (see processtree.py).
     reports: MemoryObjectReceiveStream[dict[str, Any] | str]
+    pid: int | None = None  # The worker's own, as it reported it.
     probes: int = 0
     dead: bool = False
 
@@ -181,21 +182,22 @@ class WorkerPoolLauncher:
         with anyio.move_on_after(timeout):
             async for report in worker.reports:
                 if isinstance(report, str):  # Only a plugin could have written it.
-                    self.trees.kill(worker.process.pid)
+                    self.trees.kill(worker.process.pid, worker.pid)
                     await worker.process.wait()
                     # Killed for what it wrote: that, not our kill, is how it ended.
                     return _Ending(problem=f"its worker's channel got {report}")
                 if report.get("exited") == task and _is_code(report.get("code")):
                     return _Ending(code=report["code"], reported=True)
             return await self._exit_status(worker)  # Its reports ended: so did the worker.
-        self.trees.kill(worker.process.pid)
+        self.trees.kill(worker.process.pid, worker.pid)
         await worker.process.wait()
         return _Ending(signal="SIGKILL", limit="time")
 
     async def _exit_status(self, worker: _Worker) -> _Ending:
+        self.trees.wake(worker.process.pid)  # A stopped nanny could not tell how it ended.
         code = await worker.process.wait()
         worker.dead = True
-        self.trees.kill(worker.process.pid)  # What it started goes with it.
+        self.trees.kill(worker.process.pid, worker.pid)  # What it started goes with it.
         if code < 0:
             name = signal.Signals(-code).name
             return _Ending(signal=name, limit=SELF_INFLICTED.get(name))
@@ -206,7 +208,7 @@ class WorkerPoolLauncher:
             raise RuntimeError("WorkerPoolLauncher is used outside its `async with` block")
         try:
             process = await anyio.open_process(
-                self.command,
+                self.trees.command(self.command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=None,
@@ -222,6 +224,7 @@ class WorkerPoolLauncher:
         with anyio.move_on_after(START_SECONDS):
             async for report in worker.reports:
                 if isinstance(report, dict) and report.get("ready") is True:
+                    worker.pid = report["pid"] if _is_code(report.get("pid")) else None
                     return worker
                 break
         await self._retire(worker)
@@ -254,7 +257,7 @@ class WorkerPoolLauncher:
                     await worker.process.stdin.aclose()  # End of input: it exits.
                 with anyio.move_on_after(5):
                     await worker.process.wait()
-            self.trees.kill(worker.process.pid)
+            self.trees.kill(worker.process.pid, worker.pid)
             await worker.process.wait()
             worker.dead = True
             await worker.reports.aclose()

@@ -4,9 +4,9 @@ A probe worker may start processes of its own (a plugin's helper, a crash report
 needs two things of the OS, behind one small interface: kill a worker with everything it
 started, and make sure none of them outlives the scanner, however the scanner ends.
 
-- POSIX (macOS, and Linux in the pool's portable mode): each worker leads a session and process
-  group of its own, killed as a group; a guard process (``guard.py``) kills the groups still
-  alive when the scanner dies.
+- POSIX (macOS, and Linux in the pool's portable mode): each worker runs under a nanny process
+  (``nanny.py``) that leads a session and process group of their own, killed as a group; a guard
+  process (``guard.py``) kills the groups still alive when the scanner dies.
 - Windows: a job object per worker, created to kill its processes when its last handle closes
   (the scanner's, so its death kills them too) and to suppress crash dialogs; see
   ``processtree_windows.py``.
@@ -29,12 +29,21 @@ class ProcessTrees(Protocol):
         """Extra options for starting a worker (``anyio.open_process``) as a tree's root."""
         ...
 
+    def command(self, worker: list[str]) -> list[str]:
+        """The command line that starts ``worker`` (under a parent of its own, on POSIX)."""
+        ...
+
     def adopt(self, pid: int) -> None:
         """The worker ``pid`` has started: make its tree die with the scanner."""
         ...
 
-    def kill(self, pid: int) -> None:
-        """Kill the worker ``pid`` and everything it started; forget it."""
+    def kill(self, pid: int, worker: int | None = None) -> None:
+        """Kill the tree started as ``pid`` and everything in it, the ``worker`` process too
+        (if it left the tree); forget it."""
+        ...
+
+    def wake(self, pid: int) -> None:
+        """Let the tree started as ``pid`` run again, if a plugin stopped it (SIGSTOP)."""
         ...
 
     def close(self) -> None:
@@ -55,17 +64,29 @@ class PosixGroups:
         # reaches the scanner through it; and the group is what is killed.
         return {"start_new_session": True}
 
+    def command(self, worker: list[str]) -> list[str]:
+        # The worker's parent is a nanny (nanny.py), so that a plugin signalling its parent
+        # misses the scanner.
+        return [sys.executable, "-m", "pluginary.scanner.nanny", *worker]
+
     def adopt(self, pid: int) -> None:
         self._alive.add(pid)
         self._tell(f"+{pid}")
 
-    def kill(self, pid: int) -> None:
-        for kill, target in ((os.killpg, pid), (os.kill, pid)):
+    def kill(self, pid: int, worker: int | None = None) -> None:
+        targets = [(os.killpg, pid), (os.kill, pid)]
+        if worker is not None:
+            targets.append((os.kill, worker))
+        for kill, target in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(target, signal.SIGKILL)
         if pid in self._alive:
             self._alive.discard(pid)
             self._tell(f"-{pid}")
+
+    def wake(self, pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGCONT)
 
     def close(self) -> None:
         for pid in list(self._alive):

@@ -76,6 +76,9 @@ class WindowsJobs:
     def spawn_options(self) -> dict[str, Any]:
         return {"creationflags": CREATE_NO_WINDOW}
 
+    def command(self, worker: list[str]) -> list[str]:
+        return worker  # No signals to misdirect: the worker is the job's first process.
+
     def adopt(self, pid: int) -> None:
         kernel32 = self._kernel32
         job = kernel32.CreateJobObjectW(None, None)
@@ -98,8 +101,11 @@ class WindowsJobs:
                 kernel32.CloseHandle(process)
         self._jobs[pid] = job
 
-    def kill(self, pid: int) -> None:
-        job = self._jobs.pop(pid, None)
+    def wake(self, pid: int) -> None:
+        pass  # Nothing on Windows stops a process from outside the way SIGSTOP does.
+
+    def kill(self, pid: int, worker: int | None = None) -> None:
+        job = self._jobs.pop(pid, None)  # The worker is in the job, wherever it went.
         if job is not None:
             self._kernel32.TerminateJobObject(job, 1)
             self._kernel32.CloseHandle(job)
