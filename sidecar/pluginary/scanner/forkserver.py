@@ -44,12 +44,7 @@ from typing import Any
 
 from pluginary.scanner import containment
 from pluginary.scanner.checks import noise_burst
-from pluginary.scanner.probe import (
-    PROBE_FAILED,
-    RESULT_UNWRITABLE,
-    ResultUnwritable,
-    probe_bundle,
-)
+from pluginary.scanner.probe import PROBE_FAILED, run_request
 
 HEARTBEAT_SECONDS = 1.0
 # A loop turn that took this much longer than it asked to sleep was a stall, not work.
@@ -238,17 +233,7 @@ class ForkServer:
             os.close(devnull)
             for fd in (self.request_fd, self.report_fd, self.wake_read, self.wake_write, output):
                 os.close(fd)
-            probe_bundle(
-                request["bundle"],
-                request.get("classes"),
-                result,
-                request.get("skip") or [],
-                format=request.get("format", "vst3"),
-                audio=request.get("audio", True),
-            )
-            code = 0
-        except ResultUnwritable:
-            code = RESULT_UNWRITABLE  # Our disk, not the plugin: the scanner checks and says so.
+            code = run_request(request, result)
         except BaseException:
             with contextlib.suppress(Exception):
                 traceback.print_exc()

@@ -30,7 +30,7 @@ from pluginary.errors import StorageError
 from pluginary.scanner import containment
 from pluginary.scanner.probe import RESULT_UNWRITABLE
 from pluginary.scanner.reports import parse_report
-from pluginary.scanner.runs import ProbeLimits, ProbeRun, read_tail
+from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_result, read_tail
 
 # Seconds of silence (while probes run; the server says it is alive every second) after which the
 # fork server counts as stopped or wedged. Stalls of the sidecar itself do not count.
@@ -290,8 +290,8 @@ class ForkServerLauncher:
                     )
                 raise ProbeStartFailed(f"cannot start a probe: {report['error']}")
             if report["code"] == RESULT_UNWRITABLE:
-                self._check_scratch(result_path)  # A plugin may exit with that status too.
-            data = self._read_result(result_path)
+                check_scratch(self.scratch, result_path)  # A plugin may exit with that status too.
+            data = read_result(self.scratch, result_path)
             events, problem = parse_report(data)
             return ProbeRun(
                 events=events,
@@ -314,36 +314,6 @@ class ForkServerLauncher:
             for path in (result_path, output_path):
                 with contextlib.suppress(OSError):
                     path.unlink()
-
-    def _read_result(self, path: Path) -> bytes:
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            # Gone with the scratch folder is our failure; gone alone, the plugin removed it.
-            self._check_scratch(path)
-            return b""
-        except OSError as error:
-            raise StorageError(
-                f"cannot read the probe's result {path}: {error.strerror or error}",
-                path=str(path),
-            ) from error
-
-    def _check_scratch(self, path: Path) -> None:
-        """Raise StorageError if the scratch folder cannot take a probe's files right now."""
-        check = self.scratch / f".check-{os.getpid()}"
-        try:
-            with open(check, "wb") as file:
-                file.write(b"\0" * 65536)
-                file.flush()
-                os.fsync(file.fileno())
-        except OSError as error:
-            raise StorageError(
-                f"cannot write the probe's result {path}: {error.strerror or error}",
-                path=str(path),
-            ) from error
-        finally:
-            with contextlib.suppress(OSError):
-                check.unlink()
 
     async def aclose(self) -> None:
         """Stop the fork servers; each kills every probe it still has."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from pluginary.errors import StorageError
 from pluginary.scanner.probe import RESULT_UNWRITABLE
 from pluginary.scanner.processtree import ProcessTrees, process_trees
 from pluginary.scanner.reports import parse_report
-from pluginary.scanner.runs import ProbeLimits, ProbeRun, read_tail
+from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_result, read_tail
 
 # How many probes a worker runs before it is replaced by a fresh one (a leak, or a plugin's
 # static state, then lasts no longer than that).
@@ -154,8 +153,8 @@ class WorkerPoolLauncher:
                                          "output": str(output_path)})  # fmt: skip
             ending = await self._await_end(worker, task, limits.timeout_seconds)
             if ending.code == RESULT_UNWRITABLE:
-                self._check_scratch(result_path)  # A plugin may exit with that status too.
-            events, problem = parse_report(self._read_result(result_path))
+                check_scratch(self.scratch, result_path)  # A plugin may exit with that status too.
+            events, problem = parse_report(read_result(self.scratch, result_path))
             run = ProbeRun(
                 events=events,
                 exit_code=ending.code,
@@ -267,35 +266,6 @@ class WorkerPoolLauncher:
             raise StorageError(
                 f"cannot start a probe: its folder {self.scratch} is gone", path=str(self.scratch)
             )
-
-    def _read_result(self, path: Path) -> bytes:
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            self._check_scratch(path)
-            return b""
-        except OSError as error:
-            raise StorageError(
-                f"cannot read the probe's result {path}: {error.strerror or error}",
-                path=str(path),
-            ) from error
-
-    def _check_scratch(self, path: Path) -> None:
-        """Raise StorageError if the scratch folder cannot take a probe's files right now."""
-        check = self.scratch / f".check-{os.getpid()}"
-        try:
-            with open(check, "wb") as file:
-                file.write(b"\0" * 65536)
-                file.flush()
-                os.fsync(file.fileno())
-        except OSError as error:
-            raise StorageError(
-                f"cannot write the probe's result {path}: {error.strerror or error}",
-                path=str(path),
-            ) from error
-        finally:
-            with contextlib.suppress(OSError):
-                check.unlink()
 
     async def aclose(self) -> None:
         """Stop every worker (and whatever they started)."""

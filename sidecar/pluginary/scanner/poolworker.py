@@ -27,11 +27,10 @@ import json
 import os
 import signal
 import sys
-import traceback
 from typing import Any
 
 from pluginary.scanner.checks import noise_burst
-from pluginary.scanner.probe import PROBE_FAILED, RESULT_UNWRITABLE, ResultUnwritable, probe_bundle
+from pluginary.scanner.probe import run_request
 
 MIB = 1024 * 1024
 
@@ -82,26 +81,12 @@ def _probe(request: dict[str, Any]) -> int:
     output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     result = os.open(request["result"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     limits = _limit(request.get("memory_mib"), request.get("output_mib"))
-    code = PROBE_FAILED
     try:
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(output, 1)
         os.dup2(output, 2)
-        probe_bundle(
-            request["bundle"],
-            request.get("classes"),
-            result,
-            request.get("skip") or [],
-            format=request.get("format", "vst3"),
-            audio=request.get("audio", True),
-        )
-        code = 0
-    except ResultUnwritable:
-        code = RESULT_UNWRITABLE  # Our disk, not the plugin: the scanner checks and says so.
-    except Exception:
-        with contextlib.suppress(Exception):
-            traceback.print_exc()
+        return run_request(request, result)
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
@@ -111,7 +96,6 @@ def _probe(request: dict[str, Any]) -> int:
         os.dup2(saved[1], 2)
         for fd in (*saved, output, result):
             os.close(fd)
-    return code
 
 
 Limits = list[tuple[int, tuple[int, int]]]

@@ -26,12 +26,15 @@ ends the probe with ``RESULT_UNWRITABLE``: that is the scanner's failure, not th
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
 import math
 import os
+import sys
 import time
+import traceback
 from typing import Any
 
 from pluginary.scanner.bundles import binary_path, load_path, missing_binary
@@ -141,6 +144,29 @@ def probe_bundle(
         emit({"event": "unloading", "class": name})
         del plugin
     emit({"event": "done"})
+
+
+def run_request(request: dict[str, Any], result_fd: int) -> int:
+    """Probe what a launcher's request names (the fork server's and the pool's alike), writing
+    events to ``result_fd``; the probe's exit code: 0, ``RESULT_UNWRITABLE`` when the disk
+    refused its result, ``PROBE_FAILED`` when a plugin broke our code under it."""
+    try:
+        probe_bundle(
+            request["bundle"],
+            request.get("classes"),
+            result_fd,
+            request.get("skip") or [],
+            format=request.get("format", "vst3"),
+            audio=request.get("audio", True),
+        )
+    except ResultUnwritable:
+        return RESULT_UNWRITABLE  # Our disk, not the plugin: the scanner checks and says so.
+    except Exception:
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+            sys.stderr.flush()
+        return PROBE_FAILED
+    return 0
 
 
 def check_plugin(plugin: Any, instrument: bool) -> dict[str, Any]:

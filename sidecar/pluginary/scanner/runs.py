@@ -7,10 +7,13 @@ a run the same way whichever launcher made it. Nothing here is specific to an OS
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from pluginary.errors import StorageError
 
 # The end of a probe's output kept with its record (a crash's last words).
 OUTPUT_TAIL_BYTES = 16 * 1024
@@ -76,3 +79,36 @@ def read_tail(path: Path) -> str:
             return output.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def read_result(scratch: Path, path: Path) -> bytes:
+    """A probe's result file; StorageError when our folder, not the plugin, lost or broke it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        # Gone with the scratch folder is our failure; gone alone, the plugin removed it.
+        check_scratch(scratch, path)
+        return b""
+    except OSError as error:
+        raise StorageError(
+            f"cannot read the probe's result {path}: {error.strerror or error}",
+            path=str(path),
+        ) from error
+
+
+def check_scratch(scratch: Path, path: Path) -> None:
+    """Raise StorageError if the scratch folder cannot take a probe's files right now."""
+    check = scratch / f".check-{os.getpid()}"
+    try:
+        with open(check, "wb") as file:
+            file.write(b"\0" * 65536)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as error:
+        raise StorageError(
+            f"cannot write the probe's result {path}: {error.strerror or error}",
+            path=str(path),
+        ) from error
+    finally:
+        with contextlib.suppress(OSError):
+            check.unlink()
