@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -194,11 +193,11 @@ class WorkerPoolLauncher:
 
     async def _exit_status(self, worker: _Worker) -> _Ending:
         self.trees.wake(worker.process.pid)  # A stopped nanny could not tell how it ended.
-        code = await worker.process.wait()
+        returncode = await worker.process.wait()
         worker.dead = True
         self.trees.kill(worker.process.pid, worker.pid)  # What it started goes with it.
-        if code < 0:
-            name = signal.Signals(-code).name
+        code, name = self.trees.ending(returncode)
+        if name is not None:
             return _Ending(signal=name, limit=SELF_INFLICTED.get(name))
         return _Ending(code=code)
 

@@ -46,6 +46,10 @@ class ProcessTrees(Protocol):
         """Let the tree started as ``pid`` run again, if a plugin stopped it (SIGSTOP)."""
         ...
 
+    def ending(self, returncode: int) -> tuple[int | None, str | None]:
+        """A worker's return code as (exit status, name of what killed it): one is None."""
+        ...
+
     def close(self) -> None:
         """The pool is done: kill whatever is left."""
         ...
@@ -87,6 +91,11 @@ class PosixGroups:
     def wake(self, pid: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGCONT)
+
+    def ending(self, returncode: int) -> tuple[int | None, str | None]:
+        if returncode < 0:
+            return None, signal.Signals(-returncode).name
+        return returncode, None
 
     def close(self) -> None:
         for pid in list(self._alive):

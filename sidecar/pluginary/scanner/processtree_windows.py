@@ -6,7 +6,7 @@ the system kills every process in the job. Crash dialogs (Windows Error Reportin
 working" box) would hang a probe until someone clicks: the job makes an unhandled exception end
 the process at once, and each worker sets its own error mode (``suppress_crash_dialogs``).
 
-Imported only on Windows; nothing here runs elsewhere.
+Imported only on Windows, except by the tests of ``ending`` (plain arithmetic).
 """
 
 from __future__ import annotations
@@ -57,6 +57,32 @@ class _ExtendedLimits(ctypes.Structure):
     ]
 
 
+# How Windows ends a process that crashed: its exit code is the exception's NTSTATUS. Named as a
+# signal is on POSIX, so a record says "died with EXCEPTION_ACCESS_VIOLATION", not a number.
+CRASHES = {
+    0xC0000005: "EXCEPTION_ACCESS_VIOLATION",
+    0xC000001D: "EXCEPTION_ILLEGAL_INSTRUCTION",
+    0xC0000094: "EXCEPTION_INT_DIVIDE_BY_ZERO",
+    0xC00000FD: "EXCEPTION_STACK_OVERFLOW",
+    0xC0000017: "STATUS_NO_MEMORY",
+    0xC0000374: "STATUS_HEAP_CORRUPTION",
+    0xC0000409: "STATUS_STACK_BUFFER_OVERRUN",
+    0xC0000420: "STATUS_ASSERTION_FAILURE",
+    0x80000003: "EXCEPTION_BREAKPOINT",
+}
+
+
+def ending(returncode: int) -> tuple[int | None, str | None]:
+    """A Windows process's exit code as (exit status, crash name): a crash's NTSTATUS is named
+    (an unknown one by its hexadecimal value), anything else is an exit status."""
+    code = returncode & 0xFFFFFFFF
+    if code in CRASHES:
+        return None, CRASHES[code]
+    if code >= 0xC0000000:
+        return None, f"NTSTATUS 0x{code:08X}"
+    return returncode, None
+
+
 def _kernel32() -> Any:
     return ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
 
@@ -103,6 +129,9 @@ class WindowsJobs:
 
     def wake(self, pid: int) -> None:
         pass  # Nothing on Windows stops a process from outside the way SIGSTOP does.
+
+    def ending(self, returncode: int) -> tuple[int | None, str | None]:
+        return ending(returncode)
 
     def kill(self, pid: int, worker: int | None = None) -> None:
         job = self._jobs.pop(pid, None)  # The worker is in the job, wherever it went.
