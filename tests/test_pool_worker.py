@@ -41,9 +41,9 @@ class CountedGroups(PosixGroups):
         super().__init__()
         self.started: list[int] = []
 
-    def adopt(self, pid: int) -> None:
+    def adopt(self, pid: int, token: str | None = None) -> None:
         self.started.append(pid)
-        super().adopt(pid)
+        super().adopt(pid, token)
 
 
 async def _probe_each(

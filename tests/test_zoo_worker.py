@@ -88,13 +88,13 @@ GROUPS_ONLY: dict[str, tuple[str, str | None] | list[tuple[str, str | None]]] = 
 # session of its own, with no namespace, subreaper or process table: its Linux runs have macOS
 # semantics. A plugin's signals to its parent reach the nanny, never the scanner: killed or
 # stopped, the nanny leaves the worker to finish the probe; a SIGTERM to its group ends both,
-# and the probe, probed again alone, is that plugin's crash. Left out: the daemon, which escapes
-# its session for good (nothing portable finds it). A plugin that ends its process from a thread
-# a moment after loading has usually been reported by then: the pool records it as it loaded,
-# and the bundle probed next in that worker, which takes the crash, is probed again in a fresh
-# worker and recorded as it is.
+# and the probe, probed again alone, is that plugin's crash. A daemon that escapes its session
+# is found by the token its worker's environment gave it. A plugin that ends its process from a
+# thread a moment after loading has usually been reported by then: the pool records it as it
+# loaded, and the bundle probed next in that worker, which takes the crash, is probed again in a
+# fresh worker and recorded as it is.
 POOL: dict[str, tuple[str, str | None] | list[tuple[str, str | None]]] = {
-    **{b: wanted for b, wanted in NAMESPACED.items() if b != "daemon"},
+    **NAMESPACED,
     "term_parent_group": ("crashed", "the probe died with SIGTERM"),
     "memory_hog": ("crashed", None),  # Over the worker's RLIMIT_DATA: malloc fails, it dies.
     "close_fds": ("crashed", "the probe exited with status 1"),  # Its worker's channel too.

@@ -42,10 +42,18 @@ def serving(sidecar: Sidecar) -> int:
     raise AssertionError("no pluginary serve process")
 
 
+@pytest.mark.parametrize("launcher", ["forkserver", "pool"])
 @pytest.mark.parametrize("how", HOW)
 def test_everything_is_gone_within_2_s_and_the_scan_is_resumable(
-    how: str, launch: Launch, folder: Callable[..., Path], hang_tree: Path, ledger: Ledger
+    how: str,
+    launcher: str,
+    launch: Launch,
+    folder: Callable[..., Path],
+    hang_tree: Path,
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("PLUGINARY_LAUNCHER", launcher)  # The sidecars inherit it.
     plugins = folder("ZamComp.vst3", extra=(hang_tree,))
     relayed = how == "host is SIGKILLed"
     host = launch(command=[sys.executable, str(HOST)]) if relayed else launch()
@@ -58,8 +66,10 @@ def test_everything_is_gone_within_2_s_and_the_scan_is_resumable(
     everyone = host.processes()
     # Host (if relayed), sidecar, fork server (two processes when it has a PID namespace: the
     # outer one waiting and the namespace's init), the hanging probe, its child and grandchild.
+    # The pool has a guard, and a nanny and its worker (the probe), in the fork server's place.
     namespaced = any(in_child_pid_namespace(pid) for pid in helpers)
-    assert len(everyone) == 5 + relayed + namespaced and helpers <= everyone
+    own = {"forkserver": 5 + namespaced, "pool": 6}[launcher]
+    assert len(everyone) == own + relayed and helpers <= everyone
     sidecar = serving(host)
 
     if how == "host closes stdin":

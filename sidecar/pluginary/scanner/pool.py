@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from pluginary.errors import StorageError
 from pluginary.scanner.probe import RESULT_UNWRITABLE
-from pluginary.scanner.processtree import ProcessTrees, process_trees
+from pluginary.scanner.processtree import (
+    WORKER_TOKEN_ENV,
+    ProcessTrees,
+    kill_marked,
+    process_trees,
+)
 from pluginary.scanner.reports import parse_report
 from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_result, read_tail
 
@@ -56,6 +63,7 @@ class WorkerStartFailed(RuntimeError):
 class _Worker:
     process: Process  # The worker, or its nanny on POSIX (see processtree.py).
     reports: MemoryObjectReceiveStream[dict[str, Any] | str]
+    token: str = ""  # In the environment of every process the worker starts.
     pid: int | None = None  # The worker's own, as it reported it.
     probes: int = 0
     dead: bool = False
@@ -164,7 +172,8 @@ class WorkerPoolLauncher:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
         except BaseException:
-            await self._retire(worker)  # Cancelled or failed: this probe must not outlive us.
+            # Cancelled or failed: this probe must not outlive us, nor wait for a plugin.
+            await self._retire(worker, busy=True)
             raise
         finally:
             for path in (result_path, output_path):
@@ -173,6 +182,10 @@ class WorkerPoolLauncher:
         if not ending.reported or worker.probes >= self.recycle_after:
             await self._retire(worker)
         else:
+            # Nothing a plugin started outlives its probe (a daemon would also hold the
+            # worker's report channel open): all but the worker and its nanny go.
+            keep = frozenset(pid for pid in (worker.pid, worker.process.pid) if pid is not None)
+            await anyio.to_thread.run_sync(kill_marked, worker.token, keep)
             self._idle.append(worker)
         return run, not ending.reported
 
@@ -180,14 +193,14 @@ class WorkerPoolLauncher:
         with anyio.move_on_after(timeout):
             async for report in worker.reports:
                 if isinstance(report, str):  # Only a plugin could have written it.
-                    self.trees.kill(worker.process.pid, worker.pid)
+                    self.trees.kill(worker.process.pid, worker.pid, worker.token)
                     await worker.process.wait()
                     # Killed for what it wrote: that, not our kill, is how it ended.
                     return _Ending(problem=f"its worker's channel got {report}")
                 if report.get("exited") == task and _is_code(report.get("code")):
                     return _Ending(code=report["code"], reported=True)
             return await self._exit_status(worker)  # Its reports ended: so did the worker.
-        self.trees.kill(worker.process.pid, worker.pid)
+        self.trees.kill(worker.process.pid, worker.pid, worker.token)
         await worker.process.wait()
         return _Ending(signal="SIGKILL", limit="time")
 
@@ -195,7 +208,9 @@ class WorkerPoolLauncher:
         self.trees.wake(worker.process.pid)  # A stopped nanny could not tell how it ended.
         returncode = await worker.process.wait()
         worker.dead = True
-        self.trees.kill(worker.process.pid, worker.pid)  # What it started goes with it.
+        self.trees.kill(
+            worker.process.pid, worker.pid, worker.token
+        )  # What it started goes with it.
         code, name = self.trees.ending(returncode)
         if name is not None:
             return _Ending(signal=name, limit=SELF_INFLICTED.get(name))
@@ -205,18 +220,20 @@ class WorkerPoolLauncher:
         if self._task_group is None:
             raise RuntimeError("WorkerPoolLauncher is used outside its `async with` block")
         try:
+            token = uuid.uuid4().hex
             process = await anyio.open_process(
                 self.trees.command(self.command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=None,
+                env={**os.environ, WORKER_TOKEN_ENV: token},
                 **self.trees.spawn_options(),
             )
         except OSError as error:
             raise WorkerStartFailed(f"cannot start a probe worker: {error}") from error
-        self.trees.adopt(process.pid)
+        self.trees.adopt(process.pid, token)
         send, receive = anyio.create_memory_object_stream[dict[str, Any] | str](16)
-        worker = _Worker(process, receive)
+        worker = _Worker(process, receive, token)
         self._workers.add(worker)
         self._task_group.start_soon(self._read_reports, worker, send)
         with anyio.move_on_after(START_SECONDS):
@@ -243,20 +260,23 @@ class WorkerPoolLauncher:
                     for line in lines:
                         await send.send(_parse(line))
 
-    async def _retire(self, worker: _Worker) -> None:
-        """End a worker: asked to stop, else killed; gone with everything it started."""
+    async def _retire(self, worker: _Worker, *, busy: bool = False) -> None:
+        """End a worker: an idle one is asked to stop (then killed if it does not), a ``busy``
+        one killed at once; either way gone with everything it started."""
         if worker in self._idle:
             self._idle.remove(worker)
         self._workers.discard(worker)
         with anyio.CancelScope(shield=True):
-            if not worker.dead:
-                with contextlib.suppress(Exception):
-                    assert worker.process.stdin is not None
-                    await worker.process.stdin.aclose()  # End of input: it exits.
+            with contextlib.suppress(Exception):
+                assert worker.process.stdin is not None
+                await worker.process.stdin.aclose()  # End of input: an idle worker exits.
+            if not worker.dead and not busy:
                 with anyio.move_on_after(5):
                     await worker.process.wait()
-            self.trees.kill(worker.process.pid, worker.pid)
-            await worker.process.wait()
+            self.trees.kill(worker.process.pid, worker.pid, worker.token)
+            # Its pipes too (the reader stops at their end), before the event loop closes.
+            with contextlib.suppress(Exception):
+                await worker.process.aclose()
             worker.dead = True
             await worker.reports.aclose()
 
@@ -270,7 +290,7 @@ class WorkerPoolLauncher:
         """Stop every worker (and whatever they started)."""
         with anyio.CancelScope(shield=True):
             for worker in list(self._workers):
-                await self._retire(worker)
+                await self._retire(worker, busy=worker not in self._idle)
             self.trees.close()
         self._task_group = None
         await self._exit_stack.aclose()

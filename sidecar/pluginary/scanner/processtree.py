@@ -21,6 +21,26 @@ import subprocess
 import sys
 from typing import Any, Protocol
 
+# Every process a worker starts inherits its environment: this names them all, wherever they go.
+WORKER_TOKEN_ENV = "PLUGINARY_WORKER_TOKEN"
+
+
+def kill_marked(token: str, keep: frozenset[int] = frozenset()) -> None:
+    """Kill every process whose environment carries this worker token, but those in ``keep``.
+
+    What escaped its worker's process group (a daemon in a session of its own) is found this way,
+    through psutil, on every OS: a process table is not portable, a token in the environment is.
+    """
+    import psutil  # Here: only a probe's end needs it.
+
+    for process in psutil.process_iter(["environ"]):
+        if process.pid in keep:
+            continue
+        environ = process.info.get("environ") or {}
+        if environ.get(WORKER_TOKEN_ENV) == token:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
 
 class ProcessTrees(Protocol):
     """What the pool asks of the OS about its workers' process trees."""
@@ -33,13 +53,14 @@ class ProcessTrees(Protocol):
         """The command line that starts ``worker`` (under a parent of its own, on POSIX)."""
         ...
 
-    def adopt(self, pid: int) -> None:
-        """The worker ``pid`` has started: make its tree die with the scanner."""
+    def adopt(self, pid: int, token: str | None = None) -> None:
+        """The worker ``pid`` (carrying ``token``) has started: make its tree die with the
+        scanner."""
         ...
 
-    def kill(self, pid: int, worker: int | None = None) -> None:
+    def kill(self, pid: int, worker: int | None = None, token: str | None = None) -> None:
         """Kill the tree started as ``pid`` and everything in it, the ``worker`` process too
-        (if it left the tree); forget it."""
+        (if it left the tree), and every process carrying the worker's ``token``; forget it."""
         ...
 
     def wake(self, pid: int) -> None:
@@ -62,6 +83,7 @@ class PosixGroups:
         self._guard_command = guard_command or [sys.executable, "-m", "pluginary.scanner.guard"]
         self._guard: subprocess.Popen[bytes] | None = None
         self._alive: set[int] = set()
+        self._tokens: dict[int, str] = {}
 
     def spawn_options(self) -> dict[str, Any]:
         # A session of its own: a plugin's signal to its group, or the terminal's Ctrl-C, never
@@ -73,19 +95,23 @@ class PosixGroups:
         # misses the scanner.
         return [sys.executable, "-m", "pluginary.scanner.nanny", *worker]
 
-    def adopt(self, pid: int) -> None:
+    def adopt(self, pid: int, token: str | None = None) -> None:
         self._alive.add(pid)
-        self._tell(f"+{pid}")
+        self._tokens[pid] = token or ""
+        self._tell(f"+{pid} {token or ''}".rstrip())
 
-    def kill(self, pid: int, worker: int | None = None) -> None:
+    def kill(self, pid: int, worker: int | None = None, token: str | None = None) -> None:
         targets = [(os.killpg, pid), (os.kill, pid)]
         if worker is not None:
             targets.append((os.kill, worker))
         for kill, target in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(target, signal.SIGKILL)
+        if token is not None:
+            kill_marked(token)  # What left the group (setsid, a daemon).
         if pid in self._alive:
             self._alive.discard(pid)
+            self._tokens.pop(pid, None)
             self._tell(f"-{pid}")
 
     def wake(self, pid: int) -> None:
@@ -121,7 +147,7 @@ class PosixGroups:
                 start_new_session=True,
             )
             for pid in self._alive:
-                self._write(f"+{pid}")
+                self._write(f"+{pid} {self._tokens.get(pid, '')}".rstrip())
         self._write(line)
 
     def _write(self, line: str) -> None:

@@ -105,7 +105,7 @@ class WindowsJobs:
     def command(self, worker: list[str]) -> list[str]:
         return worker  # No signals to misdirect: the worker is the job's first process.
 
-    def adopt(self, pid: int) -> None:
+    def adopt(self, pid: int, token: str | None = None) -> None:
         kernel32 = self._kernel32
         job = kernel32.CreateJobObjectW(None, None)
         if not job:
@@ -133,8 +133,9 @@ class WindowsJobs:
     def ending(self, returncode: int) -> tuple[int | None, str | None]:
         return ending(returncode)
 
-    def kill(self, pid: int, worker: int | None = None) -> None:
-        job = self._jobs.pop(pid, None)  # The worker is in the job, wherever it went.
+    def kill(self, pid: int, worker: int | None = None, token: str | None = None) -> None:
+        # The job holds every process the worker started (none may break away from it).
+        job = self._jobs.pop(pid, None)
         if job is not None:
             self._kernel32.TerminateJobObject(job, 1)
             self._kernel32.CloseHandle(job)
