@@ -44,14 +44,31 @@ POINTS = {
 }
 
 
+# In a catalogue dump's parameter rows: pedalboard's ``is_discrete`` reads memory JUCE has not
+# initialised yet (issue 15), so a pool worker that loaded other plugins first may differ there
+# from the clean scan's fresh processes. Nothing else may differ.
+DISCRETE = 14
+
+
+def _comparable(dump: Dump, launcher: str) -> Dump:
+    if launcher != "pool" or "parameters" not in dump:
+        return dump
+    rows = dump["parameters"]
+    return {**dump, "parameters": [row[:DISCRETE] + row[DISCRETE + 1 :] for row in rows]}
+
+
+@pytest.mark.parametrize("launcher", ["forkserver", "pool"])
 @pytest.mark.parametrize("where", POINTS)
 def test_a_sidecar_killed_mid_scan_resumes_to_the_clean_catalogue(
     where: str,
+    launcher: str,
     launch: Launch,
     real_folder: Path,
     clean_real: Dump,
     ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("PLUGINARY_LAUNCHER", launcher)  # Every sidecar here inherits it.
     plugins = real_folder
     point = POINTS[where]
     killed = launch(env={"PLUGINARY_FAULT": point} if point else None)
@@ -65,7 +82,8 @@ def test_a_sidecar_killed_mid_scan_resumes_to_the_clean_catalogue(
         pids |= killed.processes()
         killed.signal(signal.SIGKILL)
     assert killed.wait_exit() == -signal.SIGKILL
-    # No probe outlives the sidecar: the fork server dies with it and kills its probes.
+    # No probe outlives the sidecar: the fork server dies with it and kills its probes; the
+    # pool's guard kills its workers.
     gone = wait_gone(pids | killed.processes(), "the killed sidecar's processes", timeout=2.0)
     assert not killed.processes()
     assert catalog_dump(killed.cache, plugins) in (
@@ -106,7 +124,8 @@ def test_a_sidecar_killed_mid_scan_resumes_to_the_clean_catalogue(
     )
     (changed,) = resumer.notifications("pluginary/catalogChanged")
     assert len(changed["added"]) == REAL_BUNDLES
-    difference = differences(catalog_dump(resumer.cache, plugins), clean_real)
+    resumed_dump = _comparable(catalog_dump(resumer.cache, plugins), launcher)
+    difference = differences(resumed_dump, _comparable(clean_real, launcher))
     assert not difference, "\n".join(difference)  # Row for row.
     status = resumer.result("pluginary/status")
     assert status["interrupted"] is None and status["lastScan"]["scanId"] == scan_id
