@@ -34,6 +34,9 @@ for line in sys.stdin.buffer:
     if request["op"] != "probe":
         continue
     task = request["task"]
+    if first and how == "early":
+        sys.exit(3)  # Gone before it started the probe.
+    send(b'{"started": %d, "pid": 1}\n' % task)
     if first and how == "garbage":
         send(b"{oops\n")
     elif first and how == "number":
@@ -92,3 +95,12 @@ def test_a_broken_fork_server_loses_its_probe_and_is_replaced(
     assert second.events == [{"event": "classes", "names": []}, {"event": "done"}]
     if how != "exit":
         assert any("restarting it" in line for line in logs), logs
+
+
+def test_a_probe_whose_server_went_down_before_starting_it_is_sent_again(tmp_path: Path) -> None:
+    # A server that never started the probe did nothing with the bundle: never its plugin's
+    # fault (a plugin probed before may have told the server to stop), so it goes to a new one.
+    first, second, logs = anyio.run(_two_probes, tmp_path, "early")
+    assert first.lost is None and first.finished
+    assert second.finished
+    assert any("before starting /p/A.vst3; sending it again" in line for line in logs), logs

@@ -35,6 +35,8 @@ from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_re
 # Seconds of silence (while probes run; the server says it is alive every second) after which the
 # fork server counts as stopped or wedged. Stalls of the sidecar itself do not count.
 WATCHDOG_SECONDS = 20.0
+# How many servers a probe is sent to when each goes down before starting it.
+NEVER_STARTED_RETRIES = 3
 # A probe not reported ended this long after its own limit means the server lost track of it.
 OVERDUE_GRACE_SECONDS = 60.0
 TICK_SECONDS = 1.0
@@ -59,6 +61,7 @@ class _Pending:
     report: dict[str, Any] | None = None
     quiet_ticks: int = 0  # Sidecar-side age, in ticks that were not stalls.
     overdue_ticks: int = 0
+    started: bool = False  # The server said it forked the probe.
 
 
 class _Server:
@@ -184,7 +187,12 @@ class ForkServerLauncher:
             if pending is not None:  # None: a probe we stopped waiting for (cancelled).
                 pending.report = report
                 pending.done.set()
-        elif "started" not in report and "alive" not in report:
+        elif "started" in report:
+            task = report["started"]
+            pending = server.pending.get(task) if type(task) is int else None
+            if pending is not None:
+                pending.started = True
+        elif "alive" not in report:
             return f"an unknown report: {line[:200]!r}"
         return None
 
@@ -251,7 +259,33 @@ class ForkServerLauncher:
         format: str = "vst3",
         audio: bool = True,
     ) -> ProbeRun:
-        """Probe one bundle in a fresh child; the fork server holds it to ``limits``."""
+        """Probe one bundle in a fresh child; the fork server holds it to ``limits``.
+
+        A server that goes down before it has started the probe (a plugin of an earlier probe
+        told it to stop, say) has done nothing with this bundle: it is sent to a new server
+        rather than blamed for what it never did.
+        """
+        for _ in range(NEVER_STARTED_RETRIES):
+            run, started = await self._probe_once(
+                task, bundle, classes, skip, limits, format=format, audio=audio
+            )
+            if run.lost is None or started:
+                return run
+            self.log(f"the fork server went down before starting {bundle}; sending it again")
+        return run
+
+    async def _probe_once(
+        self,
+        task: int,
+        bundle: str,
+        classes: list[str] | None,
+        skip: list[str],
+        limits: ProbeLimits,
+        *,
+        format: str,
+        audio: bool,
+    ) -> tuple[ProbeRun, bool]:
+        """One probe on the current server; its run, and whether the server started it."""
         server = await self._ensure_started()
         result_path = self.scratch / f"{task}.result"
         output_path = self.scratch / f"{task}.output"
@@ -293,7 +327,7 @@ class ForkServerLauncher:
                 check_scratch(self.scratch, result_path)  # A plugin may exit with that status too.
             data = read_result(self.scratch, result_path)
             events, problem = parse_report(data)
-            return ProbeRun(
+            run = ProbeRun(
                 events=events,
                 exit_code=report["code"],
                 signal=report["signal"],
@@ -303,6 +337,7 @@ class ForkServerLauncher:
                 output_tail=read_tail(output_path),
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
+            return run, pending.started
         except BaseException:
             # Cancelled or failed: make sure this probe does not outlive us.
             if pending.report is None and server.death is None:
