@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import pytest
 
 from processes import alive, proc_stat, processes_with_env, wait_until
-from zoo_bundles import OK, STAGES, zoo_name
+from zoo_bundles import OK, STAGES, UNLOAD_BEHAVIOURS, zoo_name
 
 pytestmark = pytest.mark.worker
 
@@ -223,6 +223,30 @@ def test_behaviours_that_end_the_loader(
     assert b"exec failed" not in run.stderr()
 
 
+@pytest.mark.parametrize(
+    ("behaviour", "fate"),
+    [
+        ("segfault", {"signal": "SIGSEGV"}),
+        ("abort", {"signal": "SIGABRT"}),
+        ("exit3", {"exited": 3}),
+    ],
+)
+def test_unload_stage_fires_in_module_exit_once_the_plugin_is_freed(
+    sacrifice: Sacrifice, behaviour: str, fate: dict[str, Any]
+) -> None:
+    assert behaviour in UNLOAD_BEHAVIOURS
+    name = zoo_name(behaviour, "unload")
+    run = sacrifice(name)
+    assert run.fate() == fate
+    # The loader drops the plugin as load_plugin returns, so it dies before marking it loaded.
+    assert run.events() == _until_fired(name, "unload")
+    trace = run.stderr().decode(errors="replace").splitlines()
+    calls = [line.split()[2] for line in trace if line.startswith(f"zoo-trace {name} ")]
+    # Fired only after the whole load, inside the module's exit, which comes last.
+    assert calls[-2:] == ["ModuleExit", "misbehave"]
+    assert "IComponent::getControllerClassId" in calls
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_memory_hog_allocates_until_malloc_fails_then_aborts(
     sacrifice: Sacrifice, stage: str
@@ -298,8 +322,13 @@ def test_join_parent_group_escapes_its_own_group_and_hangs(
     assert run.events() == _until_fired(name, stage)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-@pytest.mark.parametrize(("behaviour", "note"), [("hang", b"hanging"), ("spin", b"spinning")])
+@pytest.mark.parametrize(
+    ("behaviour", "note", "stage"),
+    [
+        *((b, n, s) for b, n in (("hang", b"hanging"), ("spin", b"spinning")) for s in STAGES),
+        ("hang", b"hanging", "unload"),
+    ],
+)
 def test_hang_and_spin_ignore_polite_signals_until_killed(
     sacrifice: Sacrifice, behaviour: str, note: bytes, stage: str
 ) -> None:

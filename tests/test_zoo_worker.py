@@ -28,7 +28,7 @@ from pluginary.scanner.launchers import LAUNCHER_ENV
 from pluginary.scanner.pool import WorkerPoolLauncher
 from pluginary.scanner.runs import ProbeLauncher
 from processes import processes_with_env, wait_until
-from zoo_bundles import BEHAVIOURS, STAGES, zoo_name
+from zoo_bundles import BEHAVIOURS, STAGES, UNLOAD_BEHAVIOURS, zoo_name
 
 pytestmark = pytest.mark.worker
 
@@ -73,10 +73,12 @@ NAMESPACED: dict[str, tuple[str, str | None]] = {
 # Without the namespace the signals reach the fork server: it is restarted, the bundle probed
 # again alone, and blamed when it takes the server down again. A stopped fork server is resumed
 # by the kernel itself when the probe exits (its process group is orphaned: SIGHUP, SIGCONT),
-# so whether its watchdog or the kernel acts first, the outcome is one of two honest ones.
+# so whether its watchdog or the kernel acts first, the outcome is one of two honest ones. A
+# SIGTERM only asks the server to stop: a probe that finished meanwhile is still reported, and
+# then it was a plugin that loaded (as in the namespace); otherwise it is probed again alone.
 GROUPS_ONLY: dict[str, tuple[str, str | None] | list[tuple[str, str | None]]] = {
     "kill_parent": LOST_ALONE,
-    "term_parent_group": LOST_ALONE,
+    "term_parent_group": [LOST_ALONE, OK],
     "stop_parent": [OK, LOST_ALONE],
     "join_parent_group": TIMEOUT_RECORD,
     "daemon": OK,
@@ -213,3 +215,48 @@ def test_a_scan_of_the_zoo_beside_real_plugins_blames_each_and_only_its_culprit(
     last = _scan(tmp_path / "cache", folder, logs.append).summary
     assert (last.probed, last.unchanged) == (0, summary.discovered)
     assert _records(tmp_path / "cache") == records
+
+
+# A plugin that fails in ModuleExit has loaded, reported and processed audio first: its record
+# keeps all of that, says the failure came while unloading, and the bundle is not retried as if
+# it had never loaded.
+UNLOADING: dict[str, tuple[str, str]] = {
+    "segfault": ("crashed", "the probe died with SIGSEGV"),
+    "abort": ("crashed", "the probe died with SIGABRT"),
+    "exit3": ("crashed", "the probe exited with status 3"),
+    "hang": ("timeout", f"did not finish within {TIMEOUT:g} s"),
+}
+
+
+@pytest.mark.parametrize("isolation", ["pid-namespace", "pool"])
+def test_a_plugin_that_fails_to_unload_keeps_what_loading_learnt(
+    isolation: str, zoo: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set(UNLOADING) == set(UNLOAD_BEHAVIOURS)
+    if isolation == "pool":
+        monkeypatch.setenv(LAUNCHER_ENV, "pool")
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    names = ["zoo-ok", *(zoo_name(behaviour, "unload") for behaviour in UNLOADING)]
+    for name in names:
+        (folder / f"{name}.vst3").symlink_to(zoo[name])
+
+    summary = _scan(tmp_path / "cache", folder, lambda line: None).summary
+
+    db = sqlite3.connect(cache_paths(tmp_path / "cache").catalog)
+    try:
+        rows = {
+            name: (status, error, audio_ok, latency)
+            for name, status, error, audio_ok, latency in db.execute(
+                "SELECT class_name, status, error, audio_ok, latency_samples FROM plugins"
+            )
+        }
+    finally:
+        db.close()
+    assert rows.pop("zoo-ok") == ("ok", None, 1, 0)
+    for behaviour, (status, error) in UNLOADING.items():
+        # Loading and the audio check were reported before the plugin failed to unload.
+        got_status, got_error, audio_ok, latency = rows[zoo_name(behaviour, "unload")]
+        assert (got_status, audio_ok, latency) == (status, 1, 0), behaviour
+        assert got_error.startswith(error) and got_error.endswith(" while unloading"), got_error
+    assert summary.probed == len(names)

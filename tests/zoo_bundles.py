@@ -59,6 +59,9 @@ BEHAVIOURS = (
     "fork_many",
 )
 OK = "zoo-ok"
+# Misbehaving in ModuleExit, after the class loaded and reported: a few behaviours are enough to
+# show that a plugin failing to unload is told apart from one failing to load.
+UNLOAD_BEHAVIOURS = ("segfault", "abort", "exit3", "hang")
 
 
 def zoo_name(behaviour: str, stage: str) -> str:
@@ -67,8 +70,10 @@ def zoo_name(behaviour: str, stage: str) -> str:
 
 
 def zoo_names() -> list[str]:
-    """Every zoo bundle's name: ``zoo-ok`` and ``zoo-<behaviour>-<stage>`` for each pair."""
-    return [OK] + [zoo_name(behaviour, stage) for behaviour in BEHAVIOURS for stage in STAGES]
+    """Every zoo bundle's name: ``zoo-ok``, ``zoo-<behaviour>-<stage>`` for each pair of
+    :data:`BEHAVIOURS` and :data:`STAGES`, and the :data:`UNLOAD_BEHAVIOURS` at ``unload``."""
+    unload = [zoo_name(behaviour, "unload") for behaviour in UNLOAD_BEHAVIOURS]
+    return [OK, *(zoo_name(b, stage) for b in BEHAVIOURS for stage in STAGES), *unload]
 
 
 def build_zoo_bundle(name: str, dest: Path | None = None) -> Path:
@@ -77,7 +82,8 @@ def build_zoo_bundle(name: str, dest: Path | None = None) -> Path:
         behaviour, stage = "ok", "never"
     else:
         _, behaviour, stage = name.split("-")
-        if behaviour not in BEHAVIOURS or stage not in STAGES:
+        known = stage in STAGES or (stage == "unload" and behaviour in UNLOAD_BEHAVIOURS)
+        if behaviour not in BEHAVIOURS or not known:
             raise ValueError(f"no zoo bundle is named {name!r}")
     defines = (
         f'-DZOO_NAME="{name}"',

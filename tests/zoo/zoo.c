@@ -9,6 +9,8 @@
                       only when it instantiates the class for load_plugin, never while it merely
                       lists classes (that creates, initializes, asks for buses and terminates a
                       component, but never looks for its controller);
+       ZOO_UNLOAD     in ModuleExit, which a JUCE host calls when it destroys the last instance
+                      of the module's classes (pedalboard: when the plugin object is freed);
        ZOO_NEVER      nowhere: zoo-ok, the well-behaved control.
 
    Unless its behaviour ends the process, the class is a working stereo pass-through effect
@@ -36,6 +38,7 @@
 #define ZOO_NEVER 0
 #define ZOO_ENUMERATE 1
 #define ZOO_LOAD 2
+#define ZOO_UNLOAD 3
 
 #if !defined(ZOO_NAME) || !defined(ZOO_BEHAVIOUR) || !defined(ZOO_STAGE)
 #error "build with -DZOO_NAME=... -DZOO_BEHAVIOUR=behave_... -DZOO_STAGE=ZOO_..."
@@ -789,6 +792,9 @@ EXPORT bool ModuleEntry(void *handle) {
 
 EXPORT bool ModuleExit(void) {
     trace("ModuleExit");
+#if ZOO_STAGE == ZOO_UNLOAD
+    misbehave("misbehave at unload");
+#endif
     return true;
 }
 

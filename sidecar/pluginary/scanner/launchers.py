@@ -31,7 +31,23 @@ def launcher_kind(environ: dict[str, str] | None = None, system: str = sys.platf
     )
     if kind not in KINDS:
         raise ValueError(f"{LAUNCHER_ENV} must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind == "forkserver" and not system.startswith("linux"):
+        raise ValueError(f"{LAUNCHER_ENV}=forkserver works only on Linux")
     return kind
+
+
+def recycle_after(environ: dict[str, str] | None = None) -> int:
+    """Probes a pool worker runs before it is replaced; ValueError names a wrong setting."""
+    from pluginary.scanner.pool import RECYCLE_AFTER
+
+    raw = (environ if environ is not None else os.environ).get(RECYCLE_ENV) or str(RECYCLE_AFTER)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{RECYCLE_ENV} must be a whole number of probes, 1 or more, not {raw!r}")
+    return value
 
 
 def default_launcher(log: Callable[[str], None]) -> LauncherFactory:
@@ -45,7 +61,11 @@ def default_launcher(log: Callable[[str], None]) -> LauncherFactory:
     if kind == "pool":
         from pluginary.scanner.pool import RECYCLE_AFTER, WorkerPoolLauncher
 
-        recycle = int(os.environ.get(RECYCLE_ENV) or RECYCLE_AFTER)
+        try:
+            recycle = recycle_after()
+        except ValueError as error:
+            recycle = RECYCLE_AFTER
+            log(f"{error}; using {recycle}")
         return lambda scratch: WorkerPoolLauncher(scratch, recycle_after=recycle, log=log)
     from pluginary.scanner.launcher import ForkServerLauncher
 

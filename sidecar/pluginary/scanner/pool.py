@@ -193,14 +193,14 @@ class WorkerPoolLauncher:
         with anyio.move_on_after(timeout):
             async for report in worker.reports:
                 if isinstance(report, str):  # Only a plugin could have written it.
-                    self.trees.kill(worker.process.pid, worker.pid, worker.token)
+                    await self._kill_tree(worker)
                     await worker.process.wait()
                     # Killed for what it wrote: that, not our kill, is how it ended.
                     return _Ending(problem=f"its worker's channel got {report}")
                 if report.get("exited") == task and _is_code(report.get("code")):
                     return _Ending(code=report["code"], reported=True)
             return await self._exit_status(worker)  # Its reports ended: so did the worker.
-        self.trees.kill(worker.process.pid, worker.pid, worker.token)
+        await self._kill_tree(worker)
         await worker.process.wait()
         return _Ending(signal="SIGKILL", limit="time")
 
@@ -208,9 +208,7 @@ class WorkerPoolLauncher:
         self.trees.wake(worker.process.pid)  # A stopped nanny could not tell how it ended.
         returncode = await worker.process.wait()
         worker.dead = True
-        self.trees.kill(
-            worker.process.pid, worker.pid, worker.token
-        )  # What it started goes with it.
+        await self._kill_tree(worker)  # What it started goes with it.
         code, name = self.trees.ending(returncode)
         if name is not None:
             return _Ending(signal=name, limit=SELF_INFLICTED.get(name))
@@ -273,12 +271,18 @@ class WorkerPoolLauncher:
             if not worker.dead and not busy:
                 with anyio.move_on_after(5):
                     await worker.process.wait()
-            self.trees.kill(worker.process.pid, worker.pid, worker.token)
+            await self._kill_tree(worker)
             # Its pipes too (the reader stops at their end), before the event loop closes.
             with contextlib.suppress(Exception):
                 await worker.process.aclose()
             worker.dead = True
             await worker.reports.aclose()
+
+    async def _kill_tree(self, worker: _Worker) -> None:
+        # In a thread: the sweep for the worker's token reads every process's environment.
+        await anyio.to_thread.run_sync(
+            self.trees.kill, worker.process.pid, worker.pid, worker.token
+        )
 
     def _check_scratch_folder(self) -> None:
         if not self.scratch.is_dir():

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from typing import Any, Protocol
 
 # Every process a worker starts inherits its environment: this names them all, wherever they go.
@@ -84,6 +85,8 @@ class PosixGroups:
         self._guard: subprocess.Popen[bytes] | None = None
         self._alive: set[int] = set()
         self._tokens: dict[int, str] = {}
+        # The pool kills trees from threads (the token sweep is slow): one talks to the guard.
+        self._guard_lock = threading.Lock()
 
     def spawn_options(self) -> dict[str, Any]:
         # A session of its own: a plugin's signal to its group, or the terminal's Ctrl-C, never
@@ -96,9 +99,10 @@ class PosixGroups:
         return [sys.executable, "-m", "pluginary.scanner.nanny", *worker]
 
     def adopt(self, pid: int, token: str | None = None) -> None:
-        self._alive.add(pid)
-        self._tokens[pid] = token or ""
-        self._tell(f"+{pid} {token or ''}".rstrip())
+        with self._guard_lock:
+            self._alive.add(pid)
+            self._tokens[pid] = token or ""
+            self._tell(f"+{pid} {token or ''}".rstrip())
 
     def kill(self, pid: int, worker: int | None = None, token: str | None = None) -> None:
         targets = [(os.killpg, pid), (os.kill, pid)]
@@ -109,10 +113,11 @@ class PosixGroups:
                 kill(target, signal.SIGKILL)
         if token is not None:
             kill_marked(token)  # What left the group (setsid, a daemon).
-        if pid in self._alive:
-            self._alive.discard(pid)
-            self._tokens.pop(pid, None)
-            self._tell(f"-{pid}")
+        with self._guard_lock:
+            if pid in self._alive:
+                self._alive.discard(pid)
+                self._tokens.pop(pid, None)
+                self._tell(f"-{pid}")
 
     def wake(self, pid: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -126,7 +131,8 @@ class PosixGroups:
     def close(self) -> None:
         for pid in list(self._alive):
             self.kill(pid)
-        guard, self._guard = self._guard, None
+        with self._guard_lock:
+            guard, self._guard = self._guard, None
         if guard is not None:
             with contextlib.suppress(OSError):
                 assert guard.stdin is not None

@@ -11,7 +11,6 @@ import itertools
 import json
 import logging
 import sqlite3
-import sys
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -41,6 +40,7 @@ from pygls.protocol.json_rpc import MsgId, RPCMessage, RPCRequest
 from pluginary import __version__
 from pluginary.paths import cache_paths
 from pluginary.scan_models import CatalogChange
+from pluginary.scanner.discovery import supported_formats
 from pluginary.server import wire
 from pluginary.server.errors import mapped
 from pluginary.server.framing import DamagedFrame
@@ -378,7 +378,7 @@ class PluginaryServer(LanguageServer):
 
     def experimental_capabilities(self) -> dict[str, Any]:
         """``experimental.pluginary``: protocol version, formats on this OS, methods."""
-        formats = ["vst3", "au"] if sys.platform == "darwin" else ["vst3"]
+        formats = list(supported_formats())
         methods = sorted(
             name for name in self.protocol.fm.features if name.startswith("pluginary/")
         )
