@@ -4,6 +4,7 @@ and a host that vanishes mid-scan."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,39 @@ def _loading(library: str, marker: str) -> bool:
         except OSError:
             continue
     return False
+
+
+async def test_the_host_chooses_the_probe_launcher(
+    launch: Launch, plugin_folder: Callable[..., Path]
+) -> None:
+    folder = plugin_folder("ZamComp.vst3", "ZamGate.vst3")
+    sidecar = await launch()
+    await sidecar.initialize({"launcher": "pool", "recycleAfter": 1})
+    assert not sidecar.notifications("window/showMessage")
+    summary = await sidecar.request(
+        "pluginary/scan", {"folders": [str(folder)], "onlyFolders": True}
+    )
+    assert summary["ok"] == 2
+    logged = [m["message"] for m in sidecar.notifications("window/logMessage")]
+    wanted = "probes start through the worker pool (each worker replaced after 1 probe)"
+    assert any(wanted in line for line in logged), logged
+    assert await sidecar.shutdown() == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"launcher": "threads"}, "'launcher'"),
+        ({"launcher": 3}, "'launcher'"),
+        ({"recycleAfter": 0}, "'recycleAfter'"),
+        ({"recycleAfter": "often"}, "'recycleAfter'"),
+    ],
+)
+async def test_a_wrong_launcher_option_is_shown_and_the_default_used(
+    launch: Launch, options: dict[str, object], named: str
+) -> None:
+    sidecar = await launch()
+    await sidecar.initialize(options)
+    shown = [m["message"] for m in sidecar.notifications("window/showMessage")]
+    assert len(shown) == 1 and named in shown[0], shown
+    assert await sidecar.shutdown() == 0

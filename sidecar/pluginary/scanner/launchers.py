@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 from pluginary.scanner.runs import ProbeLauncher
@@ -50,23 +51,49 @@ def recycle_after(environ: dict[str, str] | None = None) -> int:
     return value
 
 
-def default_launcher(log: Callable[[str], None]) -> LauncherFactory:
-    """A factory of this machine's launcher, logging through ``log``."""
-    try:
-        kind = launcher_kind()
-    except ValueError as error:
-        # A wrong setting must not stop a scan that the default launcher can run: said, and used.
-        kind = launcher_kind({})
-        log(f"{error}; using {kind}")
-    if kind == "pool":
-        from pluginary.scanner.pool import RECYCLE_AFTER, WorkerPoolLauncher
+@dataclass(frozen=True)
+class ChosenLauncher:
+    """A launcher factory that says what it starts (for a log line)."""
 
+    kind: str
+    recycle_after: int | None
+    log: Callable[[str], None]
+
+    def __call__(self, scratch: Path) -> AbstractAsyncContextManager[ProbeLauncher]:
+        if self.kind == "pool":
+            from pluginary.scanner.pool import RECYCLE_AFTER, WorkerPoolLauncher
+
+            recycle = self.recycle_after or RECYCLE_AFTER
+            return WorkerPoolLauncher(scratch, recycle_after=recycle, log=self.log)
+        from pluginary.scanner.launcher import ForkServerLauncher
+
+        return ForkServerLauncher(scratch, log=self.log)
+
+    def __str__(self) -> str:
+        if self.kind != "pool":
+            return "the fork server"
+        count = self.recycle_after
+        return f"the worker pool (each worker replaced after {count} probe{'s' * (count != 1)})"
+
+
+def default_launcher(
+    log: Callable[[str], None], kind: str | None = None, recycle: int | None = None
+) -> ChosenLauncher:
+    """A factory of this machine's launcher, logging through ``log``; ``kind`` and ``recycle``
+    (a host's settings, checked already) override the environment's."""
+    if kind is None:
+        try:
+            kind = launcher_kind()
+        except ValueError as error:
+            # A wrong setting must not stop a scan the default launcher can run: said, and used.
+            kind = launcher_kind({})
+            log(f"{error}; using {kind}")
+    if kind == "pool" and recycle is None:
         try:
             recycle = recycle_after()
         except ValueError as error:
+            from pluginary.scanner.pool import RECYCLE_AFTER
+
             recycle = RECYCLE_AFTER
             log(f"{error}; using {recycle}")
-        return lambda scratch: WorkerPoolLauncher(scratch, recycle_after=recycle, log=log)
-    from pluginary.scanner.launcher import ForkServerLauncher
-
-    return lambda scratch: ForkServerLauncher(scratch, log=log)
+    return ChosenLauncher(kind, recycle, log)

@@ -369,7 +369,13 @@ class PluginaryServer(LanguageServer):
         self.settings = settings
         paths = cache_paths(settings.cache_dir)
         self._runner = ScanRunner(
-            paths, scanner_logger.info, self, self.tasks, self.catalog_changed
+            paths,
+            scanner_logger.info,
+            self,
+            self.tasks,
+            self.catalog_changed,
+            launcher=settings.launcher,
+            recycle_after=settings.recycle_after,
         )
 
     async def read(self, question: Callable[[sqlite3.Connection], T]) -> T:

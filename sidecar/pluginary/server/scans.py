@@ -62,8 +62,11 @@ class ScanRunner:
         server: LanguageServer,
         tasks: TaskGroup,
         on_commit: Callable[[CatalogChange], None],
+        launcher: str | None = None,
+        recycle_after: int | None = None,
     ) -> None:
         self.paths = paths
+        self._launcher = (launcher, recycle_after)
         self._log = log
         self._scanner: Scanner | None = None
         self._server = server
@@ -77,8 +80,11 @@ class ScanRunner:
         """The scanner, made on first use: the engine's imports would slow ``initialize``."""
         if self._scanner is None:
             from pluginary.scanner.engine import Scanner
+            from pluginary.scanner.launchers import default_launcher
 
-            self._scanner = Scanner(self.paths, log=self._log)
+            launcher = default_launcher(self._log, *self._launcher)
+            self._log(f"probes start through {launcher}")
+            self._scanner = Scanner(self.paths, log=self._log, launcher=launcher)
         return self._scanner
 
     def settle(self) -> None:

@@ -16,3 +16,5 @@ class Settings:
     output_limit_mib: float = 64.0
     folders: tuple[str, ...] = ()  # Scanned by every scan, besides the standard folders
     audio_check: bool = True  # The default of every scan's own audioCheck
+    launcher: str | None = None  # None: $PLUGINARY_LAUNCHER, else this OS's (launchers.py)
+    recycle_after: int | None = None  # None: $PLUGINARY_RECYCLE_AFTER, else the pool's default

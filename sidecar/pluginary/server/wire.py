@@ -10,6 +10,7 @@ and a unit test holds the two together through :data:`SCHEMA_TYPES` and :data:`M
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -142,6 +143,11 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "timeoutSeconds": (lambda value: value > 0, "must be greater than 0"),
     "memoryLimitMib": (lambda value: value > 0, "must be greater than 0"),
     "outputLimitMib": (lambda value: value > 0, "must be greater than 0"),
+    "launcher": (
+        lambda value: value == "pool" or (value == "forkserver" and sys.platform == "linux"),
+        'must be "pool" or (on Linux) "forkserver"',
+    ),
+    "recycleAfter": (lambda value: value >= 1, "must be at least 1"),
 }
 
 
