@@ -94,11 +94,11 @@ GROUPS_ONLY: dict[str, tuple[str, str | None] | list[tuple[str, str | None]]] = 
 # is found by the token its worker's environment gave it. A plugin that ends its process from a
 # thread a moment after loading has usually been reported by then: the pool records it as it
 # loaded, and the bundle probed next in that worker, which takes the crash, is probed again in a
-# fresh worker and recorded as it is.
+# fresh worker and recorded as it is. A plugin whose allocation fails at the worker's memory
+# limit is told apart from a plain crash by the peak its nanny measured.
 POOL: dict[str, tuple[str, str | None] | list[tuple[str, str | None]]] = {
     **NAMESPACED,
     "term_parent_group": ("crashed", "the probe died with SIGTERM"),
-    "memory_hog": ("crashed", None),  # Over the worker's RLIMIT_DATA: malloc fails, it dies.
     "close_fds": ("crashed", "the probe exited with status 1"),  # Its worker's channel too.
     "background_exit": [OK, EARLY_EXIT],
 }

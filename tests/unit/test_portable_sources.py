@@ -17,7 +17,7 @@ PACKAGE = Path(pluginary.__file__).resolve().parent
 
 # Linux only: allowed in the fork server, its containment and its parent side; and in the one
 # per-OS function that names a descriptor's file through /proc (loadable.py picks it by OS).
-LINUX_ONLY = re.compile(r"\bprctl\b|\bunshare\b|\bos \. fork\b|\bos \. wait4\b|CLONE_NEW")
+LINUX_ONLY = re.compile(r"\bprctl\b|\bunshare\b|\bos \. fork\b|CLONE_NEW")
 LINUX_MODULES = {
     "scanner/forkserver.py",
     "scanner/containment.py",
@@ -28,10 +28,12 @@ LINUX_MODULES = {
 NOT_ON_WINDOWS = re.compile(
     r"\bimport fcntl\b|\bos \. (?:pwrite|killpg|setpgid|getpgid)\b|\badd_signal_handler\b"
     r"|\bconnect_read_pipe\b|\bopen_signal_receiver\b|\bsignal \. SIGHUP\b|\bimport resource\b"
+    r"|\bos \. wait4\b"
 )
 POSIX_SIDES = LINUX_MODULES | {
     "scanner/processtree.py",  # PosixGroups; Windows: processtree_windows.py.
     "scanner/guard.py",  # Started only by PosixGroups.
+    "scanner/nanny.py",  # Likewise.
     "scanner/poolworker.py",  # resource, imported only off Windows.
     "server/stdio.py",  # The POSIX way of stdin and signals; the portable way beside it.
     "interrupts.py",  # Likewise for the command line's Ctrl-C.

@@ -42,17 +42,13 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from pluginary.scanner import containment
+from pluginary.scanner import containment, runs
 from pluginary.scanner.checks import noise_burst
 from pluginary.scanner.probe import PROBE_FAILED, run_request
 
 HEARTBEAT_SECONDS = 1.0
 # A loop turn that took this much longer than it asked to sleep was a stall, not work.
 STALL_SLACK_SECONDS = 1.0
-# A probe whose memory came this close to its limit and then died unclean exceeded it. Not
-# closer: the limit (RLIMIT_DATA) also counts reserved, untouched memory (thread stacks, malloc
-# arenas: some 70 MiB in a probe) that the peak resident size measured here never shows.
-MEMORY_VERDICT_SHARE = 0.75
 MIB = 1024 * 1024
 SELF_INFLICTED = {"SIGXFSZ": "output"}
 
@@ -270,7 +266,8 @@ class ForkServer:
         limit = child.limit or SELF_INFLICTED.get(message["signal"] or "")
         peak = max(child.peak_bytes, usage.ru_maxrss * 1024)
         near_limit = (
-            child.memory_bytes is not None and peak >= child.memory_bytes * MEMORY_VERDICT_SHARE
+            child.memory_bytes is not None
+            and peak >= child.memory_bytes * runs.MEMORY_VERDICT_SHARE
         )
         if limit is None and message["code"] != 0 and near_limit:
             limit = "memory"

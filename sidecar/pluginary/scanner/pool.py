@@ -35,6 +35,7 @@ from anyio.abc import Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from pluginary.errors import StorageError
+from pluginary.scanner.nanny import PEAK_FILE_ENV
 from pluginary.scanner.probe import RESULT_UNWRITABLE
 from pluginary.scanner.processtree import (
     WORKER_TOKEN_ENV,
@@ -43,7 +44,14 @@ from pluginary.scanner.processtree import (
     process_trees,
 )
 from pluginary.scanner.reports import parse_report
-from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_result, read_tail
+from pluginary.scanner.runs import (
+    ProbeLimits,
+    ProbeRun,
+    check_scratch,
+    ran_out_of_memory,
+    read_result,
+    read_tail,
+)
 
 # How many probes a worker runs before it is replaced by a fresh one (a leak, or a plugin's
 # static state, then lasts no longer than that).
@@ -67,6 +75,7 @@ class _Worker:
     pid: int | None = None  # The worker's own, as it reported it.
     probes: int = 0
     dead: bool = False
+    peak_file: Path = field(default_factory=Path)  # Where its nanny tells its peak memory.
 
 
 @dataclass
@@ -158,7 +167,7 @@ class WorkerPoolLauncher:
         try:
             await _send(worker.process, {**request, "result": str(result_path),
                                          "output": str(output_path)})  # fmt: skip
-            ending = await self._await_end(worker, task, limits.timeout_seconds)
+            ending = await self._await_end(worker, task, limits)
             if ending.code == RESULT_UNWRITABLE:
                 check_scratch(self.scratch, result_path)  # A plugin may exit with that status too.
             events, problem = parse_report(read_result(self.scratch, result_path))
@@ -189,8 +198,8 @@ class WorkerPoolLauncher:
             self._idle.append(worker)
         return run, not ending.reported
 
-    async def _await_end(self, worker: _Worker, task: int, timeout: float) -> _Ending:
-        with anyio.move_on_after(timeout):
+    async def _await_end(self, worker: _Worker, task: int, limits: ProbeLimits) -> _Ending:
+        with anyio.move_on_after(limits.timeout_seconds):
             async for report in worker.reports:
                 if isinstance(report, str):  # Only a plugin could have written it.
                     await self._kill_tree(worker)
@@ -199,39 +208,46 @@ class WorkerPoolLauncher:
                     return _Ending(problem=f"its worker's channel got {report}")
                 if report.get("exited") == task and _is_code(report.get("code")):
                     return _Ending(code=report["code"], reported=True)
-            return await self._exit_status(worker)  # Its reports ended: so did the worker.
+            # Its reports ended: so did the worker.
+            return await self._exit_status(worker, limits.memory_mib)
         await self._kill_tree(worker)
         await worker.process.wait()
         return _Ending(signal="SIGKILL", limit="time")
 
-    async def _exit_status(self, worker: _Worker) -> _Ending:
+    async def _exit_status(self, worker: _Worker, memory_mib: float | None) -> _Ending:
         self.trees.wake(worker.process.pid)  # A stopped nanny could not tell how it ended.
         returncode = await worker.process.wait()
         worker.dead = True
         await self._kill_tree(worker)  # What it started goes with it.
         code, name = self.trees.ending(returncode)
-        if name is not None:
-            return _Ending(signal=name, limit=SELF_INFLICTED.get(name))
-        return _Ending(code=code)
+        limit = SELF_INFLICTED.get(name or "")
+        if limit is None and ran_out_of_memory(_read_peak(worker.peak_file), memory_mib):
+            limit = "memory"  # Its allocation failed at the limit: it did not just crash.
+        return _Ending(code=None if name else code, signal=name, limit=limit)
 
     async def _start(self) -> _Worker:
         if self._task_group is None:
             raise RuntimeError("WorkerPoolLauncher is used outside its `async with` block")
         try:
             token = uuid.uuid4().hex
+            peak_file = self.scratch / f"worker-{token}.peak"
             process = await anyio.open_process(
                 self.trees.command(self.command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=None,
-                env={**os.environ, WORKER_TOKEN_ENV: token},
+                env={
+                    **os.environ,
+                    WORKER_TOKEN_ENV: token,
+                    PEAK_FILE_ENV: str(peak_file),
+                },
                 **self.trees.spawn_options(),
             )
         except OSError as error:
             raise WorkerStartFailed(f"cannot start a probe worker: {error}") from error
         self.trees.adopt(process.pid, token)
         send, receive = anyio.create_memory_object_stream[dict[str, Any] | str](16)
-        worker = _Worker(process, receive, token)
+        worker = _Worker(process, receive, token, peak_file=peak_file)
         self._workers.add(worker)
         self._task_group.start_soon(self._read_reports, worker, send)
         with anyio.move_on_after(START_SECONDS):
@@ -277,6 +293,8 @@ class WorkerPoolLauncher:
                 await worker.process.aclose()
             worker.dead = True
             await worker.reports.aclose()
+            with contextlib.suppress(OSError):
+                worker.peak_file.unlink()
 
     async def _kill_tree(self, worker: _Worker) -> None:
         # In a thread: the sweep for the worker's token reads every process's environment.
@@ -298,6 +316,14 @@ class WorkerPoolLauncher:
             self.trees.close()
         self._task_group = None
         await self._exit_stack.aclose()
+
+
+def _read_peak(path: Path) -> int | None:
+    """The peak memory a dead worker's nanny left (POSIX), or None."""
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _parse(line: bytes) -> dict[str, Any] | str:

@@ -17,6 +17,17 @@ from pluginary.errors import StorageError
 
 # The end of a probe's output kept with its record (a crash's last words).
 OUTPUT_TAIL_BYTES = 16 * 1024
+# A probe whose memory came this close to its limit and then died unclean exceeded it. Not
+# closer: the limit (RLIMIT_DATA) also counts reserved, untouched memory (thread stacks, malloc
+# arenas: some 70 MiB in a probe) that the peak resident size measured never shows.
+MEMORY_VERDICT_SHARE = 0.75
+
+
+def ran_out_of_memory(peak_bytes: int | None, memory_mib: float | None) -> bool:
+    """Whether a probe that died unclean did so at its memory limit (a failed allocation)."""
+    if peak_bytes is None or memory_mib is None:
+        return False
+    return peak_bytes >= memory_mib * 1024 * 1024 * MEMORY_VERDICT_SHARE
 
 
 @dataclass(frozen=True)
