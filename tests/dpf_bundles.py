@@ -4,6 +4,8 @@ Misbehaving at load is easy to fake with a bare shared object (``native_bundles.
 ``process()`` needs a plugin pedalboard accepts, so these are built from ``tests/dpf/plugin.cpp``
 with the DISTRHO Plugin Framework (``dpf-source``, which ``scripts/fetch-plugins`` unpacks into
 the fixture cache). Builds are cached under ``<fixtures>/dpf-builds/<hash>/`` like the others.
+One more, ``EdgeCases``, misbehaves in nothing but its parameters: edge cases for parameter
+describers (see plugin.cpp; its controls are ``test_dpf_edge_controls.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ PLUGINS = {
     "ProcessCrasher": (2, 0),
     "ProcessHanger": (3, 0),
     "TestSynth": (4, 0),
+    "EdgeCases": (5, 0),
 }
 
 

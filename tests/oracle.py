@@ -4,7 +4,9 @@ A fresh process matters: a plugin's shared object keeps static state between loa
 process (DPF's "Buffer Size" parameter remembers the last host block size), so an oracle that
 shares the test process would disagree with a probe for reasons that are not the probe's.
 
-Run as a script: ``python oracle.py BUNDLE...`` prints one JSON object keyed by bundle path.
+Run as a script: ``python oracle.py [--no-slow-pass] BUNDLE...`` prints one JSON object keyed
+by bundle path. ``--no-slow-pass`` makes pedalboard's parameter sweep skip its slow pass (set,
+read, restore each value), to show what that pass changes (``test_dpf_edge_controls.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 
-def describe(path: str) -> dict[str, Any]:
+def describe(path: str, slow_pass: bool = True) -> dict[str, Any]:
     import pedalboard
+
+    if not slow_pass:
+        from pedalboard import _pedalboard
+
+        # The sweep calls this module-level helper by name; forcing its fast path makes the
+        # "slow" retry a plain repeat, so no parameter is set during the description.
+        sweep = _pedalboard.get_text_for_raw_value
+        _pedalboard.get_text_for_raw_value = lambda p, raw, slow=False: sweep(p, raw)
 
     try:
         names = list(pedalboard.VST3Plugin.get_plugin_names_for_file(path))
@@ -48,7 +58,24 @@ def describe(path: str) -> dict[str, Any]:
             for key, p in plugin.parameters.items()
         ],
     }
-    return {**described, **ready_to_insert(plugin)}
+    return {**described, "hosted": hosted(plugin), **ready_to_insert(plugin)}
+
+
+def hosted(plugin: Any) -> list[dict[str, Any]]:
+    """Every parameter as the host (JUCE) lists it: unlike ``parameters``, no name is merged."""
+    return [
+        {
+            "name": p.name,
+            "label": p.label,
+            "text": p.string_value,
+            "raw": p.raw_value,
+            "default_raw": p.default_raw_value,
+            "automatable": p.is_automatable,
+            "boolean": p.is_boolean,
+            "steps": p.num_steps,
+        }
+        for p in plugin._parameters
+    ]
 
 
 def ready_to_insert(plugin: Any) -> dict[str, Any]:
@@ -81,10 +108,11 @@ def ready_to_insert(plugin: Any) -> dict[str, Any]:
     }
 
 
-def run_oracle(bundles: list[Path]) -> dict[str, dict[str, Any]]:
+def run_oracle(bundles: list[Path], slow_pass: bool = True) -> dict[str, dict[str, Any]]:
     """What pedalboard says of each bundle, computed in a separate process."""
+    flags = [] if slow_pass else ["--no-slow-pass"]
     done = subprocess.run(
-        [sys.executable, __file__, *map(str, bundles)],
+        [sys.executable, __file__, *flags, *map(str, bundles)],
         capture_output=True,
         text=True,
         check=True,
@@ -99,5 +127,8 @@ if __name__ == "__main__":
     # Plugins print to stdout from native code; keep our JSON on a private copy of it.
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    json.dump({path: describe(path) for path in sys.argv[1:]}, out)
+    arguments = sys.argv[1:]
+    slow = "--no-slow-pass" not in arguments
+    paths = [argument for argument in arguments if argument != "--no-slow-pass"]
+    json.dump({path: describe(path, slow) for path in paths}, out)
     out.flush()

@@ -15,3 +15,7 @@
 #define DISTRHO_PLUGIN_IS_RT_SAFE 1
 #define DISTRHO_PLUGIN_HAS_UI 0
 #define DISTRHO_PLUGIN_WANT_LATENCY 1
+#if PLUGINARY_BEHAVIOUR == 5
+// EdgeCases: one program, so DPF exposes "Current Program" and loads the program when it is set.
+#define DISTRHO_PLUGIN_WANT_PROGRAMS 1
+#endif
