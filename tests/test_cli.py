@@ -263,14 +263,14 @@ def test_piped_list_is_tab_separated_and_never_cuts_an_id(scanned: Path) -> None
     assert next(r for r in rows if r[1] == "ZamComp")[1:4] == ["ZamComp", "Damien Zammit", "effect"]
 
 
-def test_table_on_a_narrow_terminal_keeps_ids_whole(scanned: Path) -> None:
-    ids = list(json.loads(run(scanned, "list", "--json").stdout))
+def _on_a_terminal(cache: Path, columns: int, *command: str) -> bytes:
+    """What a read command shows on a terminal ``columns`` wide (it must succeed)."""
     screen, terminal = pty.openpty()
-    lister = subprocess.Popen(
-        [PLUGINARY, "--cache-dir", str(scanned), "list"],
+    reader = subprocess.Popen(
+        [PLUGINARY, "--cache-dir", str(cache), *command],
         stdout=terminal,
         stderr=subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "60", "TERM": "xterm", "NO_COLOR": "1"},
+        env={**os.environ, "COLUMNS": str(columns), "TERM": "xterm", "NO_COLOR": "1"},
     )
     os.close(terminal)
     shown = bytearray()
@@ -278,7 +278,13 @@ def test_table_on_a_narrow_terminal_keeps_ids_whole(scanned: Path) -> None:
         while chunk := os.read(screen, 65536):
             shown.extend(chunk)
     os.close(screen)
-    assert lister.wait(timeout=60) == 0
+    assert reader.wait(timeout=60) == 0
+    return bytes(shown)
+
+
+def test_table_on_a_narrow_terminal_keeps_ids_whole(scanned: Path) -> None:
+    ids = list(json.loads(run(scanned, "list", "--json").stdout))
+    shown = _on_a_terminal(scanned, 60, "list")
     lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.decode()).splitlines()
     assert lines[0].split() == ["Id", "Name", "Status"]  # What does not fit is left out.
     assert all(len(line) <= 60 for line in lines)
@@ -511,20 +517,7 @@ def test_piped_show_is_plain_and_never_wrapped(scanned: Path) -> None:
 
 def test_show_on_a_terminal_is_a_table(scanned: Path) -> None:
     ident = next(i for i in json.loads(run(scanned, "list", "--json").stdout) if "zamcomp." in i)
-    screen, terminal = pty.openpty()
-    shower = subprocess.Popen(
-        [PLUGINARY, "--cache-dir", str(scanned), "show", ident],
-        stdout=terminal,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "150", "TERM": "xterm", "NO_COLOR": "1"},
-    )
-    os.close(terminal)
-    shown = bytearray()
-    with contextlib.suppress(OSError):  # EIO: the terminal's last writer has gone.
-        while chunk := os.read(screen, 65536):
-            shown.extend(chunk)
-    os.close(screen)
-    assert shower.wait(timeout=60) == 0
+    shown = _on_a_terminal(scanned, 150, "show", ident)
     text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown.decode())
     assert "\t" not in text and "Parameters" in text and "Threshold" in text
     assert "  Channels:  1" in text.replace("\r\n", "\n")
