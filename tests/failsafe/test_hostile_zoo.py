@@ -34,7 +34,7 @@ from rawclient import Sidecar, wait_gone
 
 from pluginary.paths import cache_paths
 from pluginary.scanner.containment import NO_NAMESPACE_ENV
-from processes import alive, proc_stat, wait_until
+from processes import proc_stat, wait_until
 from zoo_bundles import BEHAVIOURS, STAGES, zoo_name
 
 pytestmark = [
@@ -131,28 +131,47 @@ def _fork_servers(sidecar: Sidecar) -> set[int]:
         parents = more
 
 
-@pytest.mark.parametrize("stopped", ["sidecar", "sidecar and fork server"])
+@pytest.mark.parametrize(
+    ("stopped", "launcher"),
+    [
+        ("sidecar", "forkserver"),
+        ("sidecar and fork server", "forkserver"),
+        ("sidecar", "pool"),
+        ("sidecar and worker", "pool"),  # The whole machine froze: the probe too.
+    ],
+)
 def test_a_stall_longer_than_the_timeout_invents_no_failure(
     stopped: str,
+    launcher: str,
     launch: Launch,
     folder: Callable[..., Path],
     zoo: dict[str, Path],
     ledger: Ledger,
 ) -> None:
     plugins = folder("ZamComp.vst3", extra=(zoo["zoo-slow-enumerate"],))
-    sidecar = launch(env={"ZOO_SLEEP_MS": "1500"})
+    sidecar = launch(env={"ZOO_SLEEP_MS": "1500", "PLUGINARY_LAUNCHER": launcher})
     sidecar.initialize()
     timeout = 3.0
     scan = sidecar.request("pluginary/scan", scan_params(plugins, timeoutSeconds=timeout))
-    (probe,) = sidecar.wait_for(
+    probe = sidecar.wait_for(
         lambda: loading("zoo-slow-enumerate.so", sidecar.processes()), "the slow plugin loads"
     )
-    frozen = {sidecar.pid} | (_fork_servers(sidecar) if stopped != "sidecar" else set())
+    frozen = {sidecar.pid}
+    if stopped == "sidecar and fork server":
+        frozen |= _fork_servers(sidecar)
+    elif stopped == "sidecar and worker":
+        frozen |= probe
     for pid in frozen:
         os.kill(pid, signal.SIGSTOP)
     try:
-        # The probe carries on and ends while they are stopped (a zombie if its parent is).
-        wait_until(lambda: not alive(probe), "the slow probe ends during the stall", timeout=30)
+        if not probe <= frozen:
+            # The probe carries on and ends while they are stopped (a zombie if its parent is;
+            # a pool worker lives on, the plugin unloaded).
+            wait_until(
+                lambda: not loading("zoo-slow-enumerate.so", sidecar.processes()),
+                "the slow probe ends during the stall",
+                timeout=30,
+            )
         time.sleep(timeout + 1)  # The stall itself: past the probe's deadline.
     finally:
         for pid in frozen:
@@ -164,8 +183,8 @@ def test_a_stall_longer_than_the_timeout_invents_no_failure(
     assert sidecar.shutdown() == 0
     ledger.record(
         "stall",
-        f"{stopped} stopped for longer than the timeout while a probe finished: read as"
-        " finished, no timeout, no phantom row",
+        f"{stopped} ({launcher}) stopped for longer than the timeout while a probe finished:"
+        " read as finished, no timeout, no phantom row",
     )
 
 

@@ -61,6 +61,10 @@ START_SECONDS = 60.0
 MAX_REPORT_LINE = 4096
 # Signals a probe brings on itself by breaking a limit the worker set.
 SELF_INFLICTED = {"SIGXFSZ": "output"}
+# A probe's deadline is checked this often; a check that came this much later than asked was a
+# stall of the scanner's (stopped, or the machine froze), which is not the probe's time.
+TICK_SECONDS = 1.0
+STALL_SLACK_SECONDS = 1.0
 
 
 class WorkerStartFailed(RuntimeError):
@@ -199,8 +203,15 @@ class WorkerPoolLauncher:
         return run, not ending.reported
 
     async def _await_end(self, worker: _Worker, task: int, limits: ProbeLimits) -> _Ending:
-        with anyio.move_on_after(limits.timeout_seconds):
-            async for report in worker.reports:
+        deadline = time.monotonic() + limits.timeout_seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            step = min(remaining, TICK_SECONDS)
+            asked = time.monotonic() + step
+            with anyio.move_on_after(step):
+                try:
+                    report = await worker.reports.receive()
+                except anyio.EndOfStream:  # Its reports ended: so did the worker.
+                    return await self._exit_status(worker, limits.memory_mib)
                 if isinstance(report, str):  # Only a plugin could have written it.
                     await self._kill_tree(worker)
                     await worker.process.wait()
@@ -208,8 +219,11 @@ class WorkerPoolLauncher:
                     return _Ending(problem=f"its worker's channel got {report}")
                 if report.get("exited") == task and _is_code(report.get("code")):
                     return _Ending(code=report["code"], reported=True)
-            # Its reports ended: so did the worker.
-            return await self._exit_status(worker, limits.memory_mib)
+                continue
+            overslept = time.monotonic() - asked
+            if overslept > STALL_SLACK_SECONDS:
+                # The scanner was stopped (or the machine froze): the probe was not slow.
+                deadline += overslept
         await self._kill_tree(worker)
         await worker.process.wait()
         return _Ending(signal="SIGKILL", limit="time")

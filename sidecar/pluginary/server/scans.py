@@ -67,6 +67,7 @@ class ScanRunner:
     ) -> None:
         self.paths = paths
         self._launcher = (launcher, recycle_after)
+        self._launcher_said = False
         self._log = log
         self._scanner: Scanner | None = None
         self._server = server
@@ -83,9 +84,14 @@ class ScanRunner:
             from pluginary.scanner.launchers import default_launcher
 
             launcher = default_launcher(self._log, *self._launcher)
-            self._log(f"probes start through {launcher}")
             self._scanner = Scanner(self.paths, log=self._log, launcher=launcher)
         return self._scanner
+
+    def _say_launcher(self) -> None:
+        """Log what probes start through, once, as the first scan or resume begins."""
+        if not self._launcher_said:
+            self._launcher_said = True
+            self._log(f"probes start through {self.scanner.launcher}")
 
     def settle(self) -> None:
         """Start committing a scan that finished probing but died before its commit (once)."""
@@ -111,6 +117,7 @@ class ScanRunner:
 
     async def scan(self, options: ScanOptions, token: ProgressToken | None) -> ScanSummary:
         """Run a scan to its commit; the summary, or the error the engine raised."""
+        self._say_launcher()
         work = functools.partial(self.scanner.scan, options)
         return await self._run(work, token, "scan", "looking for plugins")
 
@@ -123,6 +130,7 @@ class ScanRunner:
         # begins and ends. (The engine asks again, under the lock, for the race with another.)
         if await anyio.to_thread.run_sync(peek_journal, self.paths) is None:
             raise NothingToResume("there is no interrupted scan to resume")
+        self._say_launcher()
         return await self._run(self.scanner.resume, token, "resume", "picking up where it stopped")
 
     async def stop(self) -> None:
