@@ -78,7 +78,8 @@ class Describer:
         self.kind = "pedalboard"
         self.progress: Progress | None = None
         self.swept = 0.0  # Seconds spent sweeping inside the constructor.
-        self.full_passes: list[int] = []  # Indexes a recorded sweep could not serve.
+        # The parameters (index, why) the constructor's sweep could not serve: full pass.
+        self.full_passes: list[tuple[int, str]] = []
         self._pedalboard = pedalboard
         self._internals = pedalboard._pedalboard
         self._phase: str | None = None  # "record" in the constructor, "replay" after it.
@@ -149,8 +150,8 @@ class Describer:
                 if replay and describer._replayed(self, plugin, parameter_name):
                     return
                 wrapper_init(self, plugin, parameter_name, *args, **kw)
-                if phase == "record" and sweep.before is None and not (args or kw):
-                    describer._record(self, plugin, parameter_name)
+                if phase == "record" and not (args or kw):
+                    describer._record(self, plugin, parameter_name, sweep.before is not None)
             finally:
                 describer._sweep = None
                 if sweep.before is not None:  # It set values: did it leave anything changed?
@@ -172,13 +173,13 @@ class Describer:
         internals.AudioProcessorParameter.__init__ = swept_init
         internals._PythonExternalPluginMixin._get_parameters = counted_get_parameters
 
-    def _record(self, wrapper: Any, plugin: Any, name: str) -> None:
+    def _record(self, wrapper: Any, plugin: Any, name: str, slow: bool) -> None:
         """Keep what the constructor's sweep of ``name`` found, with what it depended on."""
         try:
             cpp_parameter = plugin._get_parameter(name)
-            self._memo[(name, int(cpp_parameter.index))] = _Recorded(
-                self._epoch, dict(vars(wrapper)), _facts(cpp_parameter)
-            )
+            attributes = None if slow else dict(vars(wrapper))
+            facts = () if slow else _facts(cpp_parameter)
+            self._memo[(name, int(cpp_parameter.index))] = _Recorded(self._epoch, attributes, facts)
         except Exception:  # Whatever cannot be recorded gets the full pass.
             pass
 
@@ -186,24 +187,18 @@ class Describer:
         """Give ``wrapper`` the constructor's findings for ``name`` if they still hold: nothing
         visible changed since (same epoch), its name and units are the same, and its text at
         each spot-checked value is too. False (the full pass follows) otherwise."""
-        index = None
-        recorded = None
+        index = -1
         try:
             cpp_parameter = plugin._get_parameter(name)
             if cpp_parameter is None:
                 return False  # pedalboard's own error follows.
             index = int(cpp_parameter.index)
             recorded = self._memo.get((name, index))
-            holds = (
-                recorded is not None
-                and recorded.epoch == self._epoch
-                and _PLUGIN_ATTRIBUTE in recorded.attributes
-                and _facts(cpp_parameter) == recorded.facts
-            )
+            why = _why_not(recorded, self._epoch, cpp_parameter)
         except Exception:
-            holds = False
-        if not holds or recorded is None:
-            self.full_passes.append(index if index is not None else -1)
+            recorded, why = None, "unreadable"
+        if why is not None or recorded is None or recorded.attributes is None:
+            self.full_passes.append((index, why or "unreadable"))
             return False
         attributes = {key: _copied(value) for key, value in recorded.attributes.items()}
         attributes[_PLUGIN_ATTRIBUTE] = plugin  # The temporary it was recorded on is gone.
@@ -279,10 +274,27 @@ class _Recorded:
     """A constructor sweep's outcome: the wrapper's attributes, and what they were derived from
     besides the texts (the epoch they were read in, the name, units and spot-checked texts)."""
 
-    def __init__(self, epoch: int, attributes: dict[str, Any], facts: tuple[Any, ...]) -> None:
+    def __init__(
+        self, epoch: int, attributes: dict[str, Any] | None, facts: tuple[Any, ...]
+    ) -> None:
         self.epoch = epoch
         self.attributes = attributes
         self.facts = facts
+
+
+def _why_not(recorded: _Recorded | None, epoch: int, cpp_parameter: Any) -> str | None:
+    """Why a recorded sweep cannot stand for a new one (None: it can)."""
+    if recorded is None:
+        return "not recorded"
+    if recorded.attributes is None:
+        return "slow pass"  # pedalboard sets values to read it: that must happen again.
+    if _PLUGIN_ATTRIBUTE not in recorded.attributes:
+        return "unknown wrapper"
+    if recorded.epoch != epoch:
+        return "state changed"  # A slow pass since left some parameter changed.
+    if _facts(cpp_parameter) != recorded.facts:
+        return "texts changed"
+    return None
 
 
 def _facts(cpp_parameter: Any) -> tuple[Any, ...]:

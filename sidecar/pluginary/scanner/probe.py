@@ -12,7 +12,11 @@ on disk:
 
 - ``{"event": "classes", "names": [...]}`` once the bundle's classes are known;
 - ``{"event": "begin", "class": name}`` before a class is loaded (a crash after it blames it);
-- ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded;
+- ``{"event": "describing", "class": name, "done": N, "total": M}`` while its parameters are
+  described (N of M swept in the current pass; at most every quarter second), so that a probe
+  killed for its time can say how far it got;
+- ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded
+  (an ``ok`` one says which ``describer`` described it: ``"fast"`` or ``"pedalboard"``);
 - ``{"event": "processing", "class": name}`` before it is made to process audio (a crash or
   hang after it is a failure to process, not to load);
 - ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed;
