@@ -63,8 +63,8 @@ _INSTANCE: list[Describer] = []
 def describer_for(pedalboard: Any, kind: str) -> Describer:
     """This process's describer, set to ``kind`` (a pool worker probes bundle after bundle: its
     hooks go in once, or each probe would wrap the last one's)."""
-    if not _INSTANCE:
-        _INSTANCE.append(Describer(pedalboard))
+    if not _INSTANCE or _INSTANCE[0].pedalboard is not pedalboard:
+        _INSTANCE[:] = [Describer(pedalboard)]
     describer = _INSTANCE[0]
     describer.use(kind)
     return describer
@@ -80,8 +80,8 @@ class Describer:
         self.swept = 0.0  # Seconds spent sweeping inside the constructor.
         # The parameters (index, why) the constructor's sweep could not serve: full pass.
         self.full_passes: list[tuple[int, str]] = []
-        self._pedalboard = pedalboard
-        self._internals = pedalboard._pedalboard
+        self.pedalboard = pedalboard
+        self._internals: Any = getattr(pedalboard, "_pedalboard", None)
         self._phase: str | None = None  # "record" in the constructor, "replay" after it.
         self._in_constructor = False
         self._done = 0
@@ -110,7 +110,7 @@ class Describer:
         self.full_passes = []
         self._in_constructor = True
         try:
-            return self._pedalboard.load_plugin(target, plugin_name=name)
+            return self.pedalboard.load_plugin(target, plugin_name=name)
         finally:
             self._in_constructor = False
             self._phase = None
@@ -136,8 +136,12 @@ class Describer:
     def _hook_sweeps(self) -> None:
         """Count and time each parameter's sweep (both paths); for "fast", record or replay it."""
         internals = self._internals
-        wrapper_init = internals.AudioProcessorParameter.__init__
-        get_parameters = internals._PythonExternalPluginMixin._get_parameters
+        wrapper_class = getattr(internals, "AudioProcessorParameter", None)
+        mixin = getattr(internals, "_PythonExternalPluginMixin", None)
+        if wrapper_class is None or mixin is None:
+            return  # pedalboard's internals moved: its path, untimed (all of it is "load").
+        wrapper_init = wrapper_class.__init__
+        get_parameters = mixin._get_parameters
         describer = self
 
         def swept_init(self: Any, plugin: Any, parameter_name: str, *args: Any, **kw: Any) -> None:
@@ -170,8 +174,8 @@ class Describer:
             return get_parameters(self)
 
         # This process is disposable; nobody else sees the patches.
-        internals.AudioProcessorParameter.__init__ = swept_init
-        internals._PythonExternalPluginMixin._get_parameters = counted_get_parameters
+        wrapper_class.__init__ = swept_init
+        mixin._get_parameters = counted_get_parameters
 
     def _record(self, wrapper: Any, plugin: Any, name: str, slow: bool) -> None:
         """Keep what the constructor's sweep of ``name`` found, with what it depended on."""
