@@ -1,22 +1,24 @@
 """Child side: pedalboard's own parameter descriptions, exactly, without its quadratic costs.
 
-pedalboard describes a parameter by sweeping its display text over 1,001 raw values, twice per
-load: once inside the plugin's constructor (on a temporary wrapper, then discarded) and again on
-the first ``plugin.parameters``. Every wrapper read finds its native parameter by name with a
-linear C++ scan. The fast describer keeps pedalboard's Python code running as it is and replaces
-two native layers under it, in this disposable process only:
+pedalboard describes a parameter by sweeping its display text over 1,001 raw values (and, when
+that looks wrong, again by setting each value, reading and restoring: the slow pass), twice per
+load: inside the plugin's constructor, on a temporary wrapper then discarded, and again on the
+first ``plugin.parameters``. Every wrapper read finds its native parameter by name with a linear
+C++ scan. The fast describer keeps pedalboard's own Python code doing all the describing and
+changes two things under it, in this disposable process only:
 
 - name lookups (``_get_parameter``) come from a dict of the same "first parameter with that
-  name", rebuilt whenever a slow sweep may have renamed parameters;
-- the second sweep's first pass (``get_text_for_raw_value`` without ``slow``, which only reads)
-  is served from the constructor's, per parameter, only when nothing visible changed in between
-  (every parameter's name, raw value and text are the same; see ``_snapshot``) and a spot check
-  of a few values still gives the recorded texts. Otherwise that parameter gets the full pass.
+  name", dropped whenever a slow pass sets a value (that may rename parameters);
+- ``plugin.parameters`` does not sweep a parameter again when the constructor's sweep of it
+  still holds: its wrapper gets that sweep's findings. They hold when that sweep did not need
+  the slow pass, no slow pass since left any parameter's name, raw value or text changed (the
+  epoch, see ``_snapshot``), and the parameter's name, units and texts at a few raw values are
+  what they were. Otherwise (``full_passes`` says why) pedalboard sweeps it again for real.
 
-The slow pass (set, read, restore: it has side effects) always runs for real, in pedalboard's
-order, so the plugin ends in exactly the state pedalboard leaves it in. This rests on
-pedalboard's internals, so it is used only on a pedalboard it was proven against; anything else
-(or ``PLUGINARY_DESCRIBER=pedalboard``) gets pedalboard's own path, only timed and counted.
+The slow pass always runs for real, in pedalboard's order, so the plugin ends in exactly the
+state pedalboard leaves it in. This rests on pedalboard's internals, so it is used only on a
+pedalboard it was proven against; anything else (or ``PLUGINARY_DESCRIBER=pedalboard``) gets
+pedalboard's own path, only timed and counted.
 """
 
 from __future__ import annotations
