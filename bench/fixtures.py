@@ -75,6 +75,16 @@ def hang_bundle(dest: Path) -> Path:
     return Path(build_bundle("hang", dest))
 
 
+def dpf_bundle(name: str) -> Path:
+    """A DPF test bundle (tests/dpf_bundles.py: ``TestSynth`` has 2,083 parameters), cached."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from dpf_bundles import build_dpf_bundle
+    finally:
+        sys.path.pop(0)
+    return Path(build_dpf_bundle(name))
+
+
 # -- the synthetic catalogue -----------------------------------------------------------------
 
 _WORDS = (

@@ -31,6 +31,7 @@ WORKERS = 2
 SIDECAR = [sys.executable, "-m", "pluginary", "serve"]
 BARE_BOUND = [sys.executable, str(HERE / "bare_bound.py")]
 BARE_SERVER = [sys.executable, str(HERE / "bare_server.py")]
+DESCRIBE_TIME = [sys.executable, str(HERE / "describe_time.py")]
 REQUEST_CANCELLED = -32800
 SAFETY = 900.0  # A bound on any one step, so a hung server fails the run instead of stalling it.
 
@@ -47,6 +48,8 @@ class Sizes:
     queries: int  # Per kind, per phase (alone / during a scan).
     query_rounds: int  # Alternations alone -> during a scan.
     startup_reps: int
+    describe_plugin: str  # The DPF test bundle row 11 describes.
+    describe_reps: int
 
 
 FULL = Sizes(
@@ -60,6 +63,8 @@ FULL = Sizes(
     queries=400,
     query_rounds=4,
     startup_reps=15,
+    describe_plugin="TestSynth",
+    describe_reps=3,
 )
 SMOKE = Sizes(
     real_bundles=4,
@@ -72,6 +77,8 @@ SMOKE = Sizes(
     queries=20,
     query_rounds=1,
     startup_reps=2,
+    describe_plugin="PassThrough",
+    describe_reps=1,
 )
 
 
@@ -688,9 +695,46 @@ async def cli_reads(bench: Bench) -> list[Row]:
     return rows
 
 
+# -- 11. issue 15's fast describer -----------------------------------------------------------
+
+
+async def describing(bench: Bench) -> list[Row]:
+    """probe_ms.parameters of one plugin, the fast describer against pedalboard's own path."""
+    name = bench.sizes.describe_plugin
+    bundle = fixtures.dpf_bundle(name)
+    counts: list[int] = []
+
+    def contender(kind: str) -> Callable[[int], Awaitable[float]]:
+        async def described(round_: int) -> float:
+            _, facts, _ = await run_process([*DESCRIBE_TIME, str(bundle), kind])
+            if facts.get("describer") != kind:
+                raise RuntimeError(f"asked for the {kind} describer, got {facts.get('describer')}")
+            counts.append(int(facts["parameters"]))
+            return float(facts["parameters_ms"]) / 1000
+
+        return described
+
+    runs = {"fast": contender("fast"), "pedalboard": contender("pedalboard")}
+    figures = await alternate(bench.sizes.describe_reps, 0, runs)
+    bench.raw["describe"] = figures
+    speedup = median(ratios(figures["pedalboard"], figures["fast"]))
+    return [
+        Row(
+            "11",
+            f"Describing the parameters of {name} ({max(counts):,}): probe_ms.parameters, the"
+            " fast describer vs pedalboard's own path (each a fresh process)",
+            ours=spread(figures["fast"], "ms", 1000, 0),
+            baseline=spread(figures["pedalboard"], "ms", 1000, 0) + " pedalboard's path",
+            result=f"{speedup:.1f}x faster",
+            target="≥ 20x",
+            met=speedup >= 20,
+        )
+    ]
+
+
 # -- the whole run ---------------------------------------------------------------------------
 
-SECTIONS = ("startup", "real", "scale", "queries", "cli")
+SECTIONS = ("startup", "real", "scale", "queries", "cli", "describe")
 
 
 async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
@@ -712,6 +756,7 @@ async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
         ),
         ("queries", lambda: queries(bench), _failed(*(f"4.{c}" for c in "abcdefgh"))),
         ("cli", lambda: cli_reads(bench), _failed("9.a", "9.b")),
+        ("describe", lambda: describing(bench), _failed("11")),
     ]
     for name, step, on_error in steps:
         if name not in only:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from oracle import run_oracle
+from pluginary.scanner.describer import choose
 
 pytestmark = pytest.mark.worker
 
@@ -55,6 +56,14 @@ def test_forkserver_probe_matches_pedalboard_in_process(real_plugins: Path, tmp_
     assert events[-1] == {"event": "done"}
     (result,) = [event for event in events if event["event"] == "result"]
     assert result["status"] == "ok"
+    import pedalboard
+
+    assert result["describer"] == choose(pedalboard)  # "fast" on a proven pedalboard.
+    # Progress while describing: each pass starts at 0 of every native parameter.
+    progress = [event for event in events if event["event"] == "describing"]
+    assert progress and events.index(progress[0]) < events.index(result)
+    assert {(e["class"], e["total"]) for e in progress} == {("ZamComp", 13)}
+    assert all(0 <= e["done"] <= e["total"] for e in progress)
     (checked,) = [event for event in events if event["event"] == "checked"]
     assert checked["facts"]["channels"] == [1]  # ZamComp is mono only.
 

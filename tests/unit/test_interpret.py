@@ -290,3 +290,33 @@ def test_a_server_lost_alone_after_every_class_reported_blames_the_last_class() 
     assert record["error"].startswith("the probe server went down while probing it alone")
     assert record["identifier"] == "id-A"
     assert follow_ups == []
+
+
+def test_a_timeout_says_how_far_describing_got() -> None:
+    events = [
+        {"event": "classes", "names": ["A"]},
+        {"event": "begin", "class": "A"},
+        {"event": "describing", "class": "A", "done": 0, "total": 2083},
+        {"event": "describing", "class": "A", "done": 1200, "total": 2083},
+    ]
+    state, records, _ = interpret(
+        TASK, run(events, exit_code=None, signal="SIGKILL", limit="time"), LIMITS
+    )
+    assert state == "timeout"
+    error = records[0][2]["error"]
+    assert error.startswith("did not finish within 30 s")
+    assert error.endswith(" while describing its parameters (1,200 of 2,083)")
+
+
+def test_a_timeout_before_describing_says_it_was_loading() -> None:
+    events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}]
+    _, records, _ = interpret(
+        TASK, run(events, exit_code=None, signal="SIGKILL", limit="time"), LIMITS
+    )
+    assert records[0][2]["error"].endswith(" while loading")
+
+
+def test_progress_changes_nothing_of_a_clean_run() -> None:
+    plain = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
+    progress = [*plain[:2], {"event": "describing", "class": "A", "done": 3, "total": 9}, ok("A")]
+    assert interpret(TASK, run(progress), LIMITS) == interpret(TASK, run(plain), LIMITS)

@@ -42,10 +42,12 @@ OK = {
         "parameters": [PARAMETER],
     },
     "probe_ms": {"load": 1.0, "parameters": 2, "audio": None},
+    "describer": "fast",
 }
 GOOD = [
     {"event": "classes", "names": ["A"]},
     {"event": "begin", "class": "A"},
+    {"event": "describing", "class": "A", "done": 0, "total": 1},
     OK,
     {"event": "unloading", "class": "A"},
     {"event": "done"},
@@ -75,6 +77,8 @@ def test_a_last_line_cut_short_ends_the_readable_part_without_blame() -> None:
         (b'{"event": "classes", "names": [1]}', "classes.names[] is a number"),
         (b'{"event": "sing"}', "unknown event 'sing'"),
         (b'{"event": "begin", "class": true}', "begin.class is a boolean"),
+        (b'{"event": "describing", "class": "A", "done": 1}', "describing has no 'total'"),
+        (b'{"event": "describing", "class": "A", "done": true, "total": 2}', "a boolean"),
         (b"\xff\xfe not text", "malformed"),
         (b"[1, 2", "malformed"),
         (b'{"event": "checked", "class": "A", "facts": {"channels": [NaN]}}', "NaN"),

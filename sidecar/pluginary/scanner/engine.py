@@ -609,6 +609,7 @@ def interpret(
     begun: list[str | None] = []
     processing: str | None = None  # The class processing audio, until its facts arrive.
     unloading: str | None = None  # The class being destroyed, until the next step.
+    described: dict[str | None, tuple[int, int]] = {}  # How far describing each class got.
     by_class: dict[str | None, tuple[str, dict[str, Any]]] = {}
     state = "ok"
     for event in run.events:
@@ -628,6 +629,8 @@ def interpret(
             by_class[name] = ("failed", record)
             if name is None:
                 state = "failed"
+        elif kind == "describing":
+            described[name] = (event["done"], event["total"])
         elif kind == "processing":
             processing = name
         elif kind == "checked" and name in by_class:
@@ -667,6 +670,8 @@ def interpret(
         else:
             # The class being loaded when the probe died; None blames the bundle as a whole.
             culprit = next((n for n in begun if n not in by_class), None)
+            if status == "timeout" and culprit is not None:
+                error += _loading_phase(described.get(culprit))
             failure = _failure_record(task, culprit, module_classes, common)
             failure["duration_ms"] = run.duration_ms
         failure.update(error=error, signal=run.signal, exit_code=run.exit_code)
@@ -696,6 +701,14 @@ def interpret(
                 )
             )
     return state, records, follow_ups
+
+
+def _loading_phase(described: tuple[int, int] | None) -> str:
+    """Where a class that timed out while loading was: its parameters' description says how far."""
+    if described is None:
+        return " while loading"
+    done, total = described
+    return f" while describing its parameters ({done:,} of {total:,})"
 
 
 def _ok_record(event: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,11 @@ on disk:
 
 - ``{"event": "classes", "names": [...]}`` once the bundle's classes are known;
 - ``{"event": "begin", "class": name}`` before a class is loaded (a crash after it blames it);
-- ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded;
+- ``{"event": "describing", "class": name, "done": N, "total": M}`` while its parameters are
+  described (N of M swept in the current pass; at most every quarter second), so that a probe
+  killed for its time can say how far it got;
+- ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded
+  (an ``ok`` one says which ``describer`` described it: ``"fast"`` or ``"pedalboard"``);
 - ``{"event": "processing", "class": name}`` before it is made to process audio (a crash or
   hang after it is a failure to process, not to load);
 - ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed;
@@ -35,16 +39,19 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from pluginary.scanner.bundles import binary_path, load_path, missing_binary
 from pluginary.scanner.checks import (
+    CONTINUOUS_STEPS,
     audio_check,
     range_problem,
     state_check,
     supported_channels,
     text_samples,
 )
+from pluginary.scanner.describer import Describer, choose, describer_for
 from pluginary.scanner.loadable import Unloadable, loadable_path
 
 # Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
@@ -105,27 +112,17 @@ def probe_bundle(
     if skip:
         class_names = [name for name in class_names if name not in skip]
     emit({"event": "classes", "names": class_names})
-    sweep = _time_parameter_sweeps(pedalboard)
+    describer = describer_for(pedalboard, choose(pedalboard))
     for name in class_names:
         emit({"event": "begin", "class": name})
+        describer.progress = _progress(emit, name)
         started = time.perf_counter()
-        sweep.clear()
         try:
-            # Always by name: a follow-up task may name one class of a multi-plugin bundle.
-            plugin = pedalboard.load_plugin(target, plugin_name=name)
-            loaded = time.perf_counter()
-            # Only the sweeps inside the constructor: reading ``parameters`` may sweep again.
-            swept = sum(sweep)
-            record = describe_plugin(plugin)
+            plugin, record, probe_ms = load_described(describer, target, name, started)
         except Exception as error:
             emit(_failure(name, error, bundle, started))
             continue
         described = time.perf_counter()
-        probe_ms = {
-            "load": _ms(loaded - started - swept),
-            "parameters": _ms(described - loaded + swept),
-            "audio": None,
-        }
         emit(
             {
                 "event": "result",
@@ -133,6 +130,7 @@ def probe_bundle(
                 "status": "ok",
                 "plugin": record,
                 "probe_ms": probe_ms,
+                "describer": describer.kind,
             }
         )
         if audio:
@@ -181,26 +179,34 @@ def check_plugin(plugin: Any, instrument: bool) -> dict[str, Any]:
     }
 
 
-def _time_parameter_sweeps(pedalboard: Any) -> list[float]:
-    """Time pedalboard's per-parameter range sweep (inside the plugin's constructor).
+def load_described(
+    describer: Describer, target: str, name: str, started: float
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Load class ``name`` of ``target`` and describe it: the plugin, its record, ``probe_ms``."""
+    plugin = describer.load(target, name)
+    loaded = time.perf_counter()
+    with describer.describing(plugin):
+        record = describe_plugin(plugin)
+    described = time.perf_counter()
+    # The constructor's own sweep is describing, not loading.
+    swept = describer.swept
+    probe_ms = {
+        "load": _ms(loaded - started - swept),
+        "parameters": _ms(described - loaded + swept),
+        "audio": None,
+    }
+    return plugin, record, probe_ms
 
-    Returns the list the durations accumulate in; empty if pedalboard's internals moved.
-    """
-    spent: list[float] = []
-    wrapper_class = getattr(pedalboard._pedalboard, "AudioProcessorParameter", None)
-    if wrapper_class is None:
-        return spent
-    original = wrapper_class.__init__
 
-    def timed(self: Any, *args: Any, **kwargs: Any) -> None:
-        started = time.perf_counter()
-        try:
-            original(self, *args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - started)
+def _progress(emit: Callable[[dict[str, Any]], None], name: str) -> Callable[[int, int], None]:
+    """How far describing got, for a timeout's message; a write that fails is only skipped (the
+    next event's write says why), never raised inside pedalboard's constructor."""
 
-    wrapper_class.__init__ = timed  # This process is disposable; nobody else sees the patch.
-    return spent
+    def report(done: int, total: int) -> None:
+        with contextlib.suppress(Exception):
+            emit({"event": "describing", "class": name, "done": done, "total": total})
+
+    return report
 
 
 def _ms(seconds: float) -> float:
@@ -209,6 +215,9 @@ def _ms(seconds: float) -> float:
 
 def describe_plugin(plugin: Any) -> dict[str, Any]:
     """The catalogue's view of a loaded pedalboard plugin: identity plus every parameter."""
+    import pedalboard
+
+    vst3 = isinstance(plugin, pedalboard.VST3Plugin)
     return {
         "name": plugin.name,
         "vendor": plugin.manufacturer_name or None,
@@ -219,13 +228,19 @@ def describe_plugin(plugin: Any) -> dict[str, Any]:
         "identifier": plugin.identifier,
         "descriptive_name": plugin.descriptive_name or None,
         "parameters": [
-            describe_parameter(key, parameter) for key, parameter in plugin.parameters.items()
+            describe_parameter(key, parameter, vst3) for key, parameter in plugin.parameters.items()
         ],
     }
 
 
-def describe_parameter(key: str, parameter: Any) -> dict[str, Any]:
-    """One parameter as pedalboard's wrapper understands it, plus the raw VST3 facts."""
+def describe_parameter(key: str, parameter: Any, vst3: bool = True) -> dict[str, Any]:
+    """One parameter as pedalboard's wrapper understands it, plus the raw VST3 facts.
+
+    ``discrete`` is JUCE's own definition, worked out from the step count: pedalboard's patched
+    VST3 format computes ``is_discrete`` before it reads the step count, so it says true for
+    every VST3 parameter (issue 15). Audio Units report theirs properly.
+    """
+    num_steps = int(parameter.num_steps)
     kind = {float: "float", bool: "bool", str: "str"}.get(parameter.type, "str")
     values: list[Any] | None = None
     truncated = False
@@ -247,8 +262,8 @@ def describe_parameter(key: str, parameter: Any) -> dict[str, Any]:
         "default_text": parameter.string_value,
         "plugin_default_raw": _jsonable(parameter.default_raw_value),
         "boolean": bool(parameter.is_boolean),
-        "discrete": bool(parameter.is_discrete),
-        "num_steps": int(parameter.num_steps),
+        "discrete": num_steps != CONTINUOUS_STEPS if vst3 else bool(parameter.is_discrete),
+        "num_steps": num_steps,
         "automatable": bool(parameter.is_automatable),
         "values": values,
         "values_truncated": truncated,

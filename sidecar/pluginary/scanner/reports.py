@@ -79,6 +79,7 @@ def _result(event: dict[str, Any]) -> None:
         for key in ("load", "parameters"):
             _field(probe_ms, key, _NUMBER, "result.probe_ms")
         _field(probe_ms, "audio", (*_NUMBER, type(None)), "result.probe_ms")
+        _optional(event, "describer", str, "result")
     elif status == "failed":
         _field(event, "error", str, "result")
         for key in ("error_type", "diagnosis"):
@@ -118,6 +119,12 @@ def _parameter(parameter: Any) -> None:
         _optional(parameter, key, (list, type(None)), where)
 
 
+def _describing(event: dict[str, Any]) -> None:
+    _field(event, "class", _TEXT, "describing")
+    for key in ("done", "total"):
+        _field(event, key, int, "describing")
+
+
 def _checked(event: dict[str, Any]) -> None:
     _field(event, "class", _TEXT, "checked")
     facts = _field(event, "facts", dict, "checked")
@@ -137,6 +144,7 @@ _EVENTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "classes": _classes,
     "begin": _class_event,
     "result": _result,
+    "describing": _describing,
     "processing": _class_event,
     "checked": _checked,
     "unloading": _class_event,
