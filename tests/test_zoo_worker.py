@@ -158,8 +158,7 @@ def test_a_scan_of_the_zoo_beside_real_plugins_blames_each_and_only_its_culprit(
     monkeypatch.setenv("ZOO_SLEEP_MS", "1000")
     if isolation == "process-group":
         monkeypatch.setenv(NO_NAMESPACE_ENV, "1")
-    if isolation == "pool":
-        monkeypatch.setenv(LAUNCHER_ENV, "pool")
+    monkeypatch.setenv(LAUNCHER_ENV, "pool" if isolation == "pool" else "forkserver")
     folder = tmp_path / "plugins"
     folder.mkdir()
     for name in REAL:
@@ -233,8 +232,7 @@ def test_a_plugin_that_fails_to_unload_keeps_what_loading_learnt(
     isolation: str, zoo: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert set(UNLOADING) == set(UNLOAD_BEHAVIOURS)
-    if isolation == "pool":
-        monkeypatch.setenv(LAUNCHER_ENV, "pool")
+    monkeypatch.setenv(LAUNCHER_ENV, "pool" if isolation == "pool" else "forkserver")
     folder = tmp_path / "plugins"
     folder.mkdir()
     names = ["zoo-ok", *(zoo_name(behaviour, "unload") for behaviour in UNLOADING)]

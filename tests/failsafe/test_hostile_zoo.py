@@ -62,12 +62,22 @@ def every_plugin(sidecar: Sidecar) -> list[dict[str, Any]]:
             return plugins
 
 
+@pytest.mark.parametrize("launcher", ["forkserver", "pool"])
 def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
-    launch: Launch, folder: Callable[..., Path], zoo: dict[str, Path], ledger: Ledger
+    launcher: str,
+    launch: Launch,
+    folder: Callable[..., Path],
+    zoo: dict[str, Path],
+    ledger: Ledger,
 ) -> None:
     names = ["zoo-ok"] + [zoo_name(b, s) for b in BEHAVIOURS for s in STAGES]
     plugins = folder("ZamComp.vst3", "ZamGate.vst3", extra=tuple(zoo[name] for name in names))
-    sidecar = launch(env={"ZOO_SLEEP_MS": "1000"})
+    sidecar = launch(env={"ZOO_SLEEP_MS": "1000", "PLUGINARY_LAUNCHER": launcher})
+    harmless, either = HARMLESS, set()
+    if launcher == "pool":
+        # A SIGTERM to its worker's group ends the probe (no namespace drops it); a plugin that
+        # exits from a thread after loading may be done first (see tests/test_zoo_worker.py).
+        harmless, either = HARMLESS - {"term_parent_group"}, {"background_exit"}
     sidecar.initialize()
     summary = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
     assert summary["discovered"] == summary["probed"] == len(names) + 2
@@ -80,7 +90,9 @@ def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
     for name in names[1:]:
         (record,) = by_bundle[name]
         behaviour = name.split("-")[1]
-        if behaviour in HARMLESS:
+        if behaviour in either:
+            continue
+        if behaviour in harmless:
             assert record["status"] == "ok", (name, record["error"])
         else:
             assert record["status"] != "ok" and record["error"], (name, record)
@@ -99,9 +111,11 @@ def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
     assert sidecar.shutdown() == 0
     ledger.record(
         "hostile-zoo",
-        f"{len(names)} zoo bundles beside 2 real plugins: the real ones ok, "
+        f"({launcher}) {len(names)} zoo bundles beside 2 real plugins: the real ones ok, "
         f"{len(hostile)} hostile bundles each recorded non-ok with what it did, "
-        f"{len(names) - 1 - len(hostile)} harmless under containment recorded ok;"
+        f"{len(names) - 1 - len(hostile) - len(either) * len(STAGES)} harmless under"
+        " containment recorded ok"
+        f"{', ' + ', '.join(sorted(either)) + ' either way' if either else ''};"
         " no process left; the next scan retried only the timed-out ones (once, longer limit),"
         " the one after probed nothing",
     )
@@ -254,7 +268,7 @@ def test_a_killed_fork_server_leaves_no_plugin_process_behind(
     outlive a plain SIGKILL of their probe's parent; here they must not outlive the scan."""
     plugins = folder("ZamComp.vst3", extra=(hang_tree,))
     env = {NO_NAMESPACE_ENV: "1"} if isolation == "process-group" else {}
-    sidecar = launch(env=env)
+    sidecar = launch(env={**env, "PLUGINARY_LAUNCHER": "forkserver"})
     sidecar.initialize()
     scan = sidecar.request("pluginary/scan", scan_params(plugins, timeoutSeconds=600, workers=1))
     helpers = sidecar.wait_for(
