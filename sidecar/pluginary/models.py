@@ -73,11 +73,13 @@ class PluginState:
 
 @dataclass(frozen=True)
 class ProbeTimes:
-    """Where the probe's time went, in milliseconds (``audio`` None when it did not run)."""
+    """Where the probe's time went, in milliseconds (``audio`` None when it did not run), and
+    what described the parameters ("fast" or "pedalboard"; None in records from before)."""
 
     load: float | None
     parameters: float | None
     audio: float | None
+    describer: str | None = None
 
 
 @dataclass(frozen=True)

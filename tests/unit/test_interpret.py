@@ -54,6 +54,7 @@ def ok(name: str) -> dict[str, Any]:
         "status": "ok",
         "plugin": {**PLUGIN, "name": name},
         "probe_ms": {"load": 1.0, "parameters": 2.0, "audio": None},
+        "describer": "fast",
     }
 
 
@@ -154,7 +155,12 @@ def test_checked_facts_join_the_record() -> None:
     assert state == "ok"
     record = records[0][2]
     assert record["channels"] == [2] and record["audio_check"]["peak"] == 0.5
-    assert record["probe_ms"] == {"load": 1.0, "parameters": 2.0, "audio": 4.0}
+    assert record["probe_ms"] == {
+        "load": 1.0,
+        "parameters": 2.0,
+        "audio": 4.0,
+        "describer": "fast",
+    }
     assert record["duration_ms"] == 7.0
 
 

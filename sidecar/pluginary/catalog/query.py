@@ -358,7 +358,10 @@ def _plugin_state(data: dict[str, Any]) -> PluginState:
 
 def _probe_times(data: dict[str, Any]) -> ProbeTimes:
     return ProbeTimes(
-        load=data.get("load"), parameters=data.get("parameters"), audio=data.get("audio")
+        load=data.get("load"),
+        parameters=data.get("parameters"),
+        audio=data.get("audio"),
+        describer=data.get("describer"),
     )
 
 

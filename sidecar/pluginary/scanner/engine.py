@@ -714,7 +714,7 @@ def _loading_phase(described: tuple[int, int] | None) -> str:
 def _ok_record(event: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
     plugin = event["plugin"]
     kind = "instrument" if plugin["is_instrument"] else "effect" if plugin["is_effect"] else None
-    probe_ms = dict(event["probe_ms"])
+    probe_ms = {**event["probe_ms"], "describer": event.get("describer")}
     return {
         **common,
         "name": plugin["name"],
