@@ -4,7 +4,11 @@ One process imports pedalboard, then forks one child per bundle, ``--workers`` a
 child loads the bundle's plugin(s) and reads every parameter, then exits. No journal, no
 catalogue, no result files, no JSON, no timeouts, no containment: nothing but the loading.
 
-    python bench/bare_bound.py [--workers N] FOLDER
+    python bench/bare_bound.py [--workers N] [--no-describe] FOLDER
+
+With ``--no-describe`` each child only loads: pedalboard's parameter sweep inside the plugin's
+constructor is switched off and no parameter is read. That is the floor of a scan that must
+describe parameters (issue 15): what loading alone costs.
 
 Prints one JSON line: {"bundles", "loaded", "failed", "seconds"} where ``seconds`` is measured
 from the start of this process's Python code (before the pedalboard import) to the last exit;
@@ -51,7 +55,20 @@ def read_parameters(plugin: object) -> int:
     return count
 
 
-def child(pedalboard: object, bundle: str) -> int:
+def without_describing(pedalboard: object) -> None:
+    """Switch off the sweep pedalboard runs over every parameter inside a plugin's constructor."""
+    mixin = pedalboard._pedalboard._PythonExternalPluginMixin  # type: ignore[attr-defined]
+    original = mixin.__set_initial_parameter_values__
+
+    def initial_values(self: object, parameter_values: object = None) -> object:
+        if parameter_values:
+            return original(self, parameter_values)
+        return None
+
+    mixin.__set_initial_parameter_values__ = initial_values
+
+
+def child(pedalboard: object, bundle: str, describe: bool = True) -> int:
     """Load every plugin of ``bundle`` and read its parameters; the exit status (0: loaded)."""
     try:
         try:
@@ -61,7 +78,8 @@ def child(pedalboard: object, bundle: str) -> int:
             names = pedalboard.VST3Plugin.get_plugin_names_for_file(bundle)  # type: ignore[attr-defined]
             plugins = [pedalboard.load_plugin(bundle, plugin_name=name) for name in names]  # type: ignore[attr-defined]
         for plugin in plugins:
-            read_parameters(plugin)
+            if describe:
+                read_parameters(plugin)
         return 0
     except Exception:
         return 1
@@ -70,6 +88,7 @@ def child(pedalboard: object, bundle: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-describe", action="store_true")
     parser.add_argument("folder")
     args = parser.parse_args()
     bundles = sorted(
@@ -79,6 +98,9 @@ def main() -> None:
     )
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # Fork a single-threaded process.
     import pedalboard
+
+    if args.no_describe:
+        without_describing(pedalboard)
 
     # What plugins print goes nowhere; the report line keeps a private copy of stdout.
     report = os.fdopen(os.dup(1), "w")
@@ -102,7 +124,7 @@ def main() -> None:
             reap_one()
         pid = os.fork()
         if pid == 0:
-            os._exit(child(pedalboard, bundle))
+            os._exit(child(pedalboard, bundle, describe=not args.no_describe))
         running.add(pid)
     while running:
         reap_one()
