@@ -204,6 +204,19 @@ def test_a_broken_info_plist_falls_back_to_the_bundle_name(tmp_path: Path, data:
     assert macos_executable(str(bundle)) == "Verb"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_an_info_plist_that_is_no_file_is_not_read(tmp_path: Path, kind: str) -> None:
+    bundle = _macos_bundle(tmp_path / "Verb.vst3", "Verb")
+    plist = bundle / "Contents" / "Info.plist"
+    # A FIFO nobody writes to would block a plain open() for ever; this returns at once.
+    if kind == "fifo":
+        os.mkfifo(plist)
+    else:
+        plist.mkdir()
+    assert macos_executable(str(bundle)) == "Verb"
+
+
 def test_a_macos_bundle_whose_executable_is_missing_says_so(tmp_path: Path) -> None:
     bundle = _macos_bundle(tmp_path / "Verb.vst3", "Verb", {"CFBundleExecutable": "Engine"})
     assert binary_path(str(bundle), "Darwin") is None

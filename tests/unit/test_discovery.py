@@ -144,8 +144,12 @@ def test_fingerprint_follows_binaries_only(tmp_path: Path) -> None:
     assert after_resize not in (before, after_touch)
 
     (bundle / "Contents" / "Resources" / "moduleinfo.json").write_text("{}")
+    with_module_info = fingerprint(bundle)
+    assert with_module_info != after_resize
+    # macOS names the executable in Info.plist: a new one may load another binary.
+    (bundle / "Contents" / "Info.plist").write_text("<plist/>")
     with_info = fingerprint(bundle)
-    assert with_info != after_resize
+    assert with_info != with_module_info
 
     for folder in ("MacOS", "x86_64-win", "aarch64-linux"):
         (bundle / "Contents" / folder).mkdir()

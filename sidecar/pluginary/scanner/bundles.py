@@ -30,6 +30,7 @@ import plistlib
 import stat
 import sysconfig
 
+_READ_NONBLOCKING = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 # An Info.plist is a few KiB; a bigger one is not read, so a hostile bundle costs no memory.
 MAX_INFO_PLIST = 1 << 20
 
@@ -147,7 +148,11 @@ def macos_executable(bundle: str) -> str:
     """The executable's name in ``Contents/MacOS``: ``CFBundleExecutable``, else the bundle's."""
     stem = os.path.splitext(_name(bundle))[0]
     try:
-        with open(os.path.join(bundle, "Contents", "Info.plist"), "rb") as file:
+        # Non-blocking, and only a regular file is read: a FIFO here must not hang the probe.
+        fd = os.open(os.path.join(bundle, "Contents", "Info.plist"), _READ_NONBLOCKING)
+        with open(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return stem
             data = file.read(MAX_INFO_PLIST + 1)
         if len(data) > MAX_INFO_PLIST:
             return stem

@@ -211,7 +211,8 @@ def fingerprint(bundle: Path) -> str:
     """A digest of the size and mtime of the files that decide what a bundle loads.
 
     Those are the binaries (``Contents/*-linux/``, ``Contents/MacOS/``, ``Contents/*-win/``)
-    and ``Contents/Resources/moduleinfo.json``, or the file itself for a single-file bundle.
+    ``Contents/Resources/moduleinfo.json`` and ``Contents/Info.plist`` (which names macOS's
+    executable), or the file itself for a single-file bundle.
     Only ``stat`` is used: nothing is opened, so a FIFO or a device in a bundle cannot block it.
     A part that cannot be read counts by its error, so fixing it changes the fingerprint.
     Raises FileNotFoundError when the bundle is gone.
@@ -366,14 +367,16 @@ def _fingerprint_facts(bundle: str) -> list[tuple[str, int, int]]:
                 continue
             if not stat.S_ISDIR(info.st_mode):
                 facts.append((f"{relative}/{entry.name}", info.st_size, info.st_mtime_ns))
-    try:
-        info = os.stat(os.path.join(contents, "Resources", "moduleinfo.json"))
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    except OSError as error:
-        facts.append(_unreadable_fact("Contents/Resources/moduleinfo.json", error))
-    else:
-        facts.append(("Contents/Resources/moduleinfo.json", info.st_size, info.st_mtime_ns))
+    # What the binaries are named and say about themselves: Info.plist names macOS's executable.
+    for relative in ("Contents/Resources/moduleinfo.json", "Contents/Info.plist"):
+        try:
+            info = os.stat(os.path.join(bundle, relative))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as error:
+            facts.append(_unreadable_fact(relative, error))
+        else:
+            facts.append((relative, info.st_size, info.st_mtime_ns))
     return facts
 
 
