@@ -34,6 +34,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SHT_DYNSYM = 11
 SHT_DYNAMIC = 6
@@ -324,38 +325,44 @@ def read_tsv(path: Path) -> list[list[str]]:
     return [line.split("\t") for line in path.read_text().splitlines() if line.strip()]
 
 
-def relink_all(root: Path, sets: Path, libs: Path, compat_source: Path) -> dict[str, object]:
+def originals(set_dir: Path, bundles: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """What stops the loader on each shipped bundle, and the libraries nothing here provides."""
+    host, unmet_by_bundle, lost = Host(), {}, set()
+    for bundle in bundles:
+        for so in binaries(set_dir / "original" / bundle):
+            if problems := unmet(so, host):
+                unmet_by_bundle[bundle] = problems
+            lost |= set(host.closure(read_elf(so))[1])
+    return unmet_by_bundle, sorted(lost)
+
+
+def relink_all(root: Path, sets: Path, libs: Path, compat_source: Path) -> dict[str, Any]:
     """Relink every set under ``root`` (``DEST/breadth``) and write ``root/manifest.json``."""
     tool, lib_dir = root / "tools" / "patchelf", root / "lib"
     prepare_libs(lib_dir, tool)
     compat = build_compat(compat_source, lib_dir)
-    manifest: dict[str, object] = {
-        "layout": "SET/original/*.vst3 as shipped; SET/loadable/*.vst3 relinked copies",
+    version = subprocess.run([str(tool), "--version"], capture_output=True, text=True).stdout
+    manifest: dict[str, Any] = {
+        "layout": "SET/original/*.vst3 as shipped; SET/loadable/*.vst3 relinked copies; lib/",
         "host": {"glibc": os.confstr("CS_GNU_LIBC_VERSION")},
-        "libraries": {
-            name: {"package": package, "version": version}
-            for name, package, version in read_tsv(libs)
-        },
-        "compat": {"library": str(compat), "symbols": sorted(read_elf(compat).defined)},
+        "patchelf": version.strip(),
+        "libraries": {package: version for package, version in read_tsv(libs)},
+        "compat": {"library": compat.name, "symbols": sorted(read_elf(compat).defined)},
         "sets": {},
     }
     for name, package, version, suite in read_tsv(sets):
         set_dir = root / name
         bundles = sorted(p.name for p in (set_dir / "original").glob("*.vst3"))
-        entry: dict[str, object] = {
+        unmet_by_bundle, lost = originals(set_dir, bundles)
+        manifest["sets"][name] = {
             "package": package,
             "version": version,
             "suite": suite,
             "bundles": bundles,
-            "original_unmet": {
-                b: unmet(so)
-                for b in bundles
-                for so in binaries(set_dir / "original" / b)
-                if unmet(so)
-            },
+            "original_unmet": unmet_by_bundle,
+            "original_libraries_missing": lost,
+            **relink_set(set_dir, tool, lib_dir, compat),
         }
-        entry.update(relink_set(set_dir, tool, lib_dir, compat))
-        manifest["sets"][name] = entry  # type: ignore[index]
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -369,7 +376,7 @@ def main(argv: list[str]) -> int:
     relink = sub.add_parser("relink", help="make every set's loadable copies; write the manifest")
     relink.add_argument("root", type=Path, help="DEST/breadth")
     relink.add_argument("--sets", type=Path, required=True, help="TSV: set package version suite")
-    relink.add_argument("--libs", type=Path, required=True, help="TSV: name package version")
+    relink.add_argument("--libs", type=Path, required=True, help="TSV: package version")
     relink.add_argument("--compat-source", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.command == "check":
@@ -385,7 +392,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps(report))
         return 0
     manifest = relink_all(args.root, args.sets, args.libs, args.compat_source)
-    for name, entry in manifest["sets"].items():  # type: ignore[attr-defined]
+    for name, entry in manifest["sets"].items():
         print(
             f"relink: {name}: {len(entry['bundles'])} bundles, {len(entry['unmet'])} unmet",
             file=sys.stderr,
