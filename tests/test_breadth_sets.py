@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -144,3 +146,49 @@ def test_an_original_fails_to_load_naming_the_glibc_it_needs(
     assert result["names"] == []
     assert re.search(r"version `(GLIBC|GLIBCXX|CXXABI)_[0-9.]+' not found", result["diagnosis"])
     assert re.search(r"GLIBC|GLIBCXX", result["diagnosis"])
+
+
+COMPAT_CHECK = r"""
+#include <cstdio>
+#include <cstring>
+#include <string>
+extern "C" int __isoc23_sscanf(const char *, const char *, ...);
+extern "C" long __isoc23_strtol(const char *, char **, int);
+extern "C" size_t strlcpy(char *, const char *, size_t);
+extern "C" size_t strlcat(char *, const char *, size_t);
+extern "C" void replace_cold(void *, char *, size_t, const char *, size_t, size_t) __asm__(
+    "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE15_M_replace_coldEPcmPKcmm");
+int main() {
+    int a = 0; char word[8]; char small[4] = "";
+    if (__isoc23_sscanf("12 hello", "%d %7s", &a, word) != 2 || a != 12) return 1;
+    if (std::strcmp(word, "hello") || __isoc23_strtol("0x1f", nullptr, 0) != 31) return 2;
+    if (strlcpy(small, "abcdef", sizeof small) != 6 || std::strcmp(small, "abc")) return 3;
+    if (strlcat(small, "xyz", sizeof small) != 6 || std::strcmp(small, "abc")) return 4;
+    // Replace [pos, pos+len1) of a string by a piece of itself, as std::string::replace would.
+    const std::string text = "0123456789abcdefghij";
+    for (size_t pos = 0; pos <= 8; ++pos)
+        for (size_t len1 = 0; pos + len1 <= 8; ++len1)
+            for (size_t from = 0; from <= 8; ++from)
+                for (size_t len2 = 0; from + len2 <= 8; ++len2) {
+                    char buffer[64] = {};
+                    std::memcpy(buffer, text.data(), 8);
+                    std::string expected = text.substr(0, 8);
+                    expected.replace(pos, len1, text.substr(from, len2));
+                    replace_cold(nullptr, buffer + pos, len1, buffer + from, len2, 8 - pos - len1);
+                    if (expected != std::string(buffer, 8 - len1 + len2)) return 5;
+                }
+    std::puts("ok");
+    return 0;
+}
+"""
+
+
+def test_the_compat_library_does_what_the_newer_libraries_do(
+    breadth_plugins: BreadthSets, tmp_path: Path
+) -> None:
+    lib = breadth_plugins.root / "lib"
+    (tmp_path / "check.cpp").write_text(COMPAT_CHECK)
+    build = ["g++", "-O1", str(tmp_path / "check.cpp"), "-o", str(tmp_path / "check")]
+    subprocess.run([*build, f"-L{lib}", "-lpluginary-compat", f"-Wl,-rpath,{lib}"], check=True)
+    done = subprocess.run([str(tmp_path / "check")], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "ok\n")
