@@ -2,8 +2,9 @@
 
 Standalone (stdlib only): ``scripts/fetch-breadth`` runs it with the project's interpreter.
 
-    relink_plugins.py analyse SO...                 what each binary needs that the host lacks
-    relink_plugins.py relink --patchelf P --lib DIR --compat-src C --out MANIFEST SET_DIR...
+    relink_plugins.py check [--lib DIR] SO...     what stops the loader on each binary (JSON lines)
+    relink_plugins.py relink ROOT --sets TSV --libs TSV --compat-source CPP
+                                                  ROOT is DEST/breadth (layout: fetch-breadth)
 
 A binary from Debian trixie or sid asks for symbol versions (``GLIBC_2.38``, ``GLIBCXX_3.4.32``,
 ``CXXABI_1.3.15``, ...) that glibc 2.36 and libstdc++ 12 do not define, so the dynamic loader
@@ -11,16 +12,17 @@ refuses it before any plugin code runs. A loadable copy is the same machine code
 
 1. every undefined symbol bound to a missing version has its version cleared
    (``patchelf --clear-symbol-version``): it then binds to whatever the host defines by that name;
-2. the few symbols the host does not define at all (C23's ``__isoc23_strtol`` family, ``strlcpy``,
-   libstdc++ 13/14's ``std::__glibcxx_assert_fail``, ...) come from a tiny compat library built
-   here with g++ from ``compat.cpp`` and added with ``patchelf --add-needed``;
+2. the few symbols the host does not define at all (C23's ``__isoc23_strtol`` family, GCC 14's
+   ``__cxa_call_terminate``, GCC 13's ``std::string::_M_replace_cold``, ...) come from a tiny
+   compat library built here with g++ from ``relink_compat.cpp`` (``patchelf --add-needed``);
 3. the missing versions' entries in ``.gnu.version_r`` are marked ``VER_FLG_WEAK`` in place, so
    the loader no longer insists on them (a weak version that is absent is not an error);
 4. libraries the host lacks (libfftw3f, libsndfile, ...) are found in the private lib folder
    through an absolute rpath (``patchelf --set-rpath``).
 
-:func:`unmet` is the check: which version requirements of a binary nothing on this machine (the
-host's libraries plus the private folder) satisfies. The tests use it on the loadable copies.
+:func:`unmet` is the check: which version requirements of a binary nothing the loader would find
+here satisfies (the host's libraries, and what the binary's own rpath names). The manifest and
+the tests use it on both copies.
 """
 
 from __future__ import annotations
@@ -78,9 +80,8 @@ def read_elf(path: Path) -> Elf:
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
     sections = []
     for i in range(shnum):
-        name, kind, _flags, _addr, offset, size, link, _info, _align, entsize = struct.unpack_from(
-            "<IIQQQQIIQQ", data, shoff + i * shentsize
-        )
+        header = struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+        _name, kind, _flags, _addr, offset, size, link, _info, _align, entsize = header
         sections.append((kind, offset, size, link, entsize))
 
     def text(table: int, at: int) -> str:
@@ -88,7 +89,7 @@ def read_elf(path: Path) -> Elf:
         return data[start : data.index(b"\0", start)].decode()
 
     elf = Elf(path)
-    by_kind = {kind: (i, s) for i, s in enumerate(sections) for kind in (s[0],)}
+    by_kind = {section[0]: (i, section) for i, section in enumerate(sections)}
     version_names: dict[int, str] = {}
     if SHT_DYNAMIC in by_kind:
         _, (_, offset, size, link, _) = by_kind[SHT_DYNAMIC]
