@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Misbehaving test bundles built at test time: bare shared objects (gcc) and DPF plugins (g++).
-pytest_plugins = ["native_bundles", "dpf_bundles", "zoo_bundles"]
+pytest_plugins = ["native_bundles", "dpf_bundles", "zoo_bundles", "breadth_bundles"]
 
 
 @pytest.fixture(scope="session")
