@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# What a host could ask of a plugin: every count to 7.1, and full-sphere Ambisonics orders 2-7.
+CHANNEL_COUNTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 25, 36, 49, 64)
+
 
 def describe(path: str, slow_pass: bool = True) -> dict[str, Any]:
     import pedalboard
@@ -83,7 +86,7 @@ def ready_to_insert(plugin: Any) -> dict[str, Any]:
     import numpy as np
 
     channels = []
-    for count in (1, 2, 4, 6, 8):
+    for count in CHANNEL_COUNTS:
         try:
             if plugin.is_instrument:  # Renders from MIDI; takes no audio in.
                 plugin([], duration=0.01, sample_rate=48_000, num_channels=count)

@@ -12,8 +12,17 @@ from typing import Any
 
 STATUSES = ("ok", "failed", "timeout", "crashed")
 KINDS = ("effect", "instrument")
-# The channel counts a probe offers ``process()``; ``channels`` answers among these.
-CHANNEL_COUNTS = (1, 2, 4, 6, 8)
+# The channel counts a probe offers ``process()``; ``channels`` answers among these: every count
+# up to 8 (mono to 7.1), then full-sphere Ambisonics of orders 2 to 7.
+CHANNEL_COUNTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 25, 36, 49, 64)
+
+
+def channel_bit(count: int) -> int:
+    """``count``'s bit in a catalogue row's channel mask: its place in :data:`CHANNEL_COUNTS`
+    (64 channels would not fit a 64-bit integer as bit 64)."""
+    return 1 << CHANNEL_COUNTS.index(count)
+
+
 RANGE_PROBLEMS = ("degenerate", "unbounded", "suspectSteps")
 
 

@@ -10,11 +10,11 @@ import pytest
 
 from pluginary.catalog import SCHEMA_VERSION
 from pluginary.catalog.query import get_plugin, query_plugins
-from pluginary.catalog.store import bundle_states, open_catalog, upgrade_catalog
+from pluginary.catalog.store import _migrations, bundle_states, open_catalog, upgrade_catalog
 from pluginary.errors import StorageError
 from pluginary.models import PluginQuery
 from pluginary.server.reads import read_catalog_sync
-from pluginary.storage import transaction
+from pluginary.storage import migrate_database, transaction
 
 V1_SCHEMA = (Path(__file__).resolve().parents[1] / "data" / "catalog-v1.sql").read_text()
 
@@ -138,3 +138,29 @@ def test_a_reader_refuses_a_catalogue_from_a_newer_pluginary_and_leaves_it(
     ):
         read_catalog_sync(path, lambda db: None)
     assert version(path) == 99 and not list(tmp_path.glob("*.broken-*"))
+
+
+def test_a_v4_catalogues_channel_masks_move_and_every_bundle_is_probed_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalog.sqlite"
+    make_v1_catalog(path)
+    migrate_database(path, 4, _migrations(), what="catalogue")
+    db = sqlite3.connect(path)
+    # Version 4 kept bit n for n channels: this plugin took 1, 2 and 8.
+    db.execute("UPDATE plugins SET channel_mask = ? WHERE id = 'vst3.echo.1'", (2 | 4 | 256,))
+    db.execute("UPDATE bundles SET checked = 1")
+    db.commit()
+    db.close()
+
+    db, problem = open_catalog(path)
+    try:
+        assert problem is None and version(path) == SCHEMA_VERSION
+        assert get_plugin(db, "vst3.echo.1").channels == [1, 2, 8]
+        for count, found in ((1, True), (2, True), (8, True), (4, False), (64, False)):
+            page = query_plugins(db, PluginQuery(channels=count))
+            assert [p.id for p in page.plugins] == (["vst3.echo.1"] if found else []), count
+        # Probed before its channels 3, 5, 7 and 9-64 were offered: probed again next time.
+        assert bundle_states(db)["/p/Echo.vst3"].checked is False
+    finally:
+        db.close()

@@ -175,3 +175,29 @@ def _schema_types(node: dict[str, Any]) -> tuple[frozenset[str], str | None]:
 
 def _is_union(hint: Any) -> bool:
     return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def test_the_channel_counts_are_one_list_everywhere() -> None:
+    """The probe's counts (child side, which imports no model), the catalogue's, the oracle's
+    and the schema's enums are one list."""
+    from oracle import CHANNEL_COUNTS as ORACLE_COUNTS
+    from pluginary.models import CHANNEL_COUNTS
+    from pluginary.scanner import checks
+
+    assert checks.CHANNEL_COUNTS == CHANNEL_COUNTS == ORACLE_COUNTS
+    enums = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            channels = node.get("properties", {}).get("channels")
+            if channels is not None:
+                enums.append(channels.get("enum") or channels["items"]["enum"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(SCHEMA)
+    counts = list(CHANNEL_COUNTS)
+    assert enums == [[*counts, None], counts, counts]  # QueryParams, PluginSummary, PluginRecord

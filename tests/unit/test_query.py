@@ -170,7 +170,7 @@ def test_a_later_page_seeks_to_its_cursor(db: Any) -> None:
         (PluginQuery(status="great"), "status"),
         (PluginQuery(kind="vst"), "kind"),
         (PluginQuery(cursor="not-a-cursor"), "cursor"),
-        (PluginQuery(channels=3), "channels"),
+        (PluginQuery(channels=10), "channels"),
         (PluginQuery(channels=0), "channels"),
         (PluginQuery(max_latency=-1), "maxLatency"),
     ],

@@ -265,7 +265,7 @@ def test_a_scan_upgrades_an_older_catalogue_in_place(tmp_path: Path, make: Any) 
     make(path)
     db, problem = open_catalog(path)
     try:
-        assert problem is None and version(path) == SCHEMA_VERSION == 4
+        assert problem is None and version(path) == SCHEMA_VERSION == 5
         answers_inside_words(db)
         fts_checks(db)
     finally:

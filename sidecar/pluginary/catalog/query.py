@@ -28,6 +28,7 @@ from pluginary.models import (
     PluginSummary,
     ProbeTimes,
     QueryPage,
+    channel_bit,
 )
 
 MAX_LIMIT = 1000
@@ -219,7 +220,7 @@ def _filters(db: sqlite3.Connection, query: PluginQuery) -> list[_Filter]:
     if query.status:
         filters.append(_Filter("p.status", "= ?", (query.status,)))
     if query.channels is not None:
-        filters.append(_Filter("p.channel_mask & ?", "!= 0", (1 << query.channels,)))
+        filters.append(_Filter("p.channel_mask & ?", "!= 0", (channel_bit(query.channels),)))
     if query.max_latency is not None:
         # "At most 10**30 samples" is any latency; SQLite's integers stop at 2**63 - 1.
         latency = min(query.max_latency, SQLITE_MAX_INTEGER)
@@ -262,7 +263,7 @@ def _summary(row: tuple[Any, ...]) -> PluginSummary:
         path=from_sql(path),
         class_name=class_name,
         parameter_count=count,
-        channels=None if mask is None else [n for n in CHANNEL_COUNTS if mask & (1 << n)],
+        channels=None if mask is None else [n for n in CHANNEL_COUNTS if mask & channel_bit(n)],
         latency_samples=latency,
         audio_ok=None if audio_ok is None else bool(audio_ok),
     )

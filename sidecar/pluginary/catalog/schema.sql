@@ -42,7 +42,7 @@ CREATE TABLE plugins (
     scan_id TEXT NOT NULL,
     scanned_at REAL NOT NULL,
     -- Ready to insert: what the audio checks found (all NULL when they did not run).
-    channel_mask INTEGER,               -- bit n set: process() accepts an n-channel buffer
+    channel_mask INTEGER,               -- bit i set: process() accepts CHANNEL_COUNTS[i] channels
     latency_samples INTEGER,
     audio_ok INTEGER,
     audio_check TEXT,                   -- JSON: {ok, peak, non_finite, silent, error}

@@ -15,6 +15,7 @@ from pluginary.catalog import SCHEMA_VERSION
 from pluginary.faults import fault_point
 from pluginary.fsnames import display, from_sql, to_sql
 from pluginary.ids import plugin_id
+from pluginary.models import CHANNEL_COUNTS, channel_bit
 from pluginary.scan_models import CatalogChange
 from pluginary.storage import migrate_database, open_database, storage_errors, transaction
 
@@ -82,6 +83,12 @@ class CommitBundle:
     fingerprint: str
     records: list[tuple[str | None, str, dict[str, Any]]]  # (class name, status, record)
     retried: bool = False  # Probed with a longer limit because it timed out before.
+
+
+def channel_mask(channels: list[int]) -> int:
+    """A row's channel mask (see ``models.channel_bit``); a count no probe offers is dropped."""
+    offered = {count for count in channels if count in CHANNEL_COUNTS}
+    return sum(channel_bit(count) for count in offered)
 
 
 def bundle_states(db: sqlite3.Connection) -> dict[str, BundleState]:
@@ -272,7 +279,7 @@ def _insert_bundle(
                 json.dumps(record.get("extra") or {}),
                 scan_id,
                 now,
-                None if channels is None else sum(1 << count for count in channels),
+                None if channels is None else channel_mask(channels),
                 record.get("latency_samples"),
                 None if audio is None else bool(audio.get("ok")),
                 _json_or_null(audio),

@@ -12,7 +12,8 @@ import functools
 import math
 from typing import Any
 
-CHANNEL_COUNTS = (1, 2, 4, 6, 8)
+# models.CHANNEL_COUNTS, which this child-side module cannot import (a test keeps them equal).
+CHANNEL_COUNTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 25, 36, 49, 64)
 SAMPLE_RATE = 48_000
 CHECK_FRAMES = 4_800  # 100 ms at 48 kHz.
 SILENCE = 1e-6  # -120 dBFS: quieter than any real output.
@@ -23,7 +24,7 @@ SUSPECT_STEPS = 1_000_000
 
 
 def supported_channels(plugin: Any, instrument: bool = False) -> list[int]:
-    """The channel counts among 1, 2, 4, 6, 8 for which ``process()`` accepts a buffer.
+    """The channel counts among :data:`CHANNEL_COUNTS` for which ``process()`` accepts a buffer.
 
     An instrument takes no audio in (pedalboard refuses any input buffer): what counts is how
     many channels it renders from MIDI, so it is asked for that many instead.
@@ -49,7 +50,7 @@ def audio_check(plugin: Any, channels: list[int], instrument: bool) -> dict[str,
 
     result: dict[str, Any] = {"ok": False, "peak": None, "non_finite": False, "silent": None}
     if not channels:
-        result["error"] = "accepts no buffer of 1, 2, 4, 6 or 8 channels"
+        result["error"] = "accepts no buffer of 1 to 8, 9, 16, 25, 36, 49 or 64 channels"
         return result
     count = channels[0]
     try:
@@ -78,7 +79,7 @@ def audio_check(plugin: Any, channels: list[int], instrument: bool) -> dict[str,
 
 @functools.cache
 def noise_burst() -> Any:
-    """100 ms of seeded uniform noise at -6 dBFS, one row per channel (up to 8), float32.
+    """100 ms of seeded uniform noise at -6 dBFS, one row per channel (up to 64), float32.
 
     Made once: the fork server makes it before forking, so no probe pays for numpy.random.
     """
