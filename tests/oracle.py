@@ -36,7 +36,10 @@ def describe(path: str, slow_pass: bool = True) -> dict[str, Any]:
         names = list(pedalboard.VST3Plugin.get_plugin_names_for_file(path))
     except ImportError as error:
         return {"error": str(error)}
-    plugin = pedalboard.load_plugin(path)
+    try:
+        plugin = pedalboard.load_plugin(path)
+    except (ImportError, ValueError, RuntimeError) as error:  # pedalboard refuses the plugin.
+        return {"names": names, "error": str(error)}
     described = {
         "names": names,
         "name": plugin.name,

@@ -1,0 +1,77 @@
+"""A catalogue record set against the oracle's answer for the same plugin (``oracle.py``).
+
+Every difference is listed, not just the first, so that a test over a whole set of plugins says
+at once everything that disagrees.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pluginary.models import PluginRecord
+from pluginary.scanner.probe import MAX_ENUM_VALUES
+
+SAMPLE_POINTS = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def _json(bound: Any) -> Any:
+    return None if isinstance(bound, float) and not math.isfinite(bound) else bound
+
+
+def differences(record: PluginRecord, expected: dict[str, Any]) -> list[str]:
+    """What ``record`` says that pedalboard, in a process of its own, does not."""
+    where = f"{record.path} ({record.class_name})"
+    if "error" in expected:
+        if record.status != "failed":
+            return [f"{where}: {record.status}, pedalboard failed: {expected['error']}"]
+        # The probe names a bundle's classes first, so its error is that call's error.
+        if record.error != expected["error"]:
+            return [f"{where}: error {record.error!r}, pedalboard's {expected['error']!r}"]
+        return []
+    if record.status != "ok":
+        return [f"{where}: {record.status} ({record.error}), pedalboard loaded it"]
+    found: list[str] = []
+
+    def same(what: str, ours: Any, theirs: Any) -> None:
+        if ours != theirs:
+            found.append(f"{where}: {what} {ours!r}, pedalboard's {theirs!r}")
+
+    same("class", record.class_name, expected["names"][0])
+    same("name", record.name, expected["name"])
+    same("vendor", record.vendor, expected["vendor"] or None)
+    same("version", record.version, expected["version"] or None)
+    same("category", record.category, expected["category"] or None)
+    same("identifier", record.identifier, expected["identifier"])
+    same("kind", record.kind, "instrument" if expected["is_instrument"] else "effect")
+    same("keys", [p.key for p in record.parameters], [p["key"] for p in expected["parameters"]])
+    for parameter, wanted in zip(record.parameters, expected["parameters"], strict=False):
+        key = parameter.key
+        same(f"{key}.name", parameter.name, wanted["name"])
+        # JSON has no infinity: a float parameter's infinite bound is null (protocol/README.md).
+        bounds = (_json(wanted["min"]), _json(wanted["max"]))
+        same(f"{key}.range", (parameter.min, parameter.max), bounds)
+        same(f"{key}.step", parameter.step, wanted["step"])
+        same(f"{key}.default_text", parameter.default_text, wanted["text"])
+        same(f"{key}.units", parameter.units, wanted["units"])
+        same(f"{key}.type", parameter.type, wanted["type"])
+        if wanted["values"] is not None:
+            # The catalogue keeps the first MAX_ENUM_VALUES of a longer enumeration, and says so.
+            cut = wanted["values"][:MAX_ENUM_VALUES]
+            same(f"{key}.values", parameter.values, cut)
+            same(
+                f"{key}.values_truncated",
+                parameter.values_truncated,
+                len(cut) < len(wanted["values"]),
+            )
+        samples = parameter.samples or []
+        same(f"{key}.sample points", [s.raw for s in samples], SAMPLE_POINTS)
+        same(f"{key}.samples", [s.text for s in samples], expected["samples"][key])
+    # Ready to insert: what a host must know before putting it in a chain.
+    same("channels", record.channels, expected["channels"])
+    same("latency", record.latency_samples, expected["latency"])
+    same("state size", record.state and record.state.size, expected["state_size"])
+    if expected["finite"] is not None:  # An instrument's check is a note, not noise.
+        same("audio non-finite", record.audio_check and record.audio_check.non_finite,
+             not expected["finite"])  # fmt: skip
+    return found
