@@ -50,6 +50,8 @@ class Sizes:
     startup_reps: int
     describe_plugin: str  # The DPF test bundle row 11 describes.
     describe_reps: int
+    breadth_bundles: int | None  # How many of the breadth sets' bundles (None: all of them).
+    breadth_reps: int
 
 
 FULL = Sizes(
@@ -65,6 +67,8 @@ FULL = Sizes(
     startup_reps=15,
     describe_plugin="TestSynth",
     describe_reps=3,
+    breadth_bundles=None,
+    breadth_reps=3,
 )
 SMOKE = Sizes(
     real_bundles=4,
@@ -79,6 +83,8 @@ SMOKE = Sizes(
     startup_reps=2,
     describe_plugin="PassThrough",
     describe_reps=1,
+    breadth_bundles=3,
+    breadth_reps=1,
 )
 
 
@@ -179,7 +185,19 @@ def ratios(a: list[float], b: list[float]) -> list[float]:
 # -- 1. full scan of the real set ------------------------------------------------------------
 
 
-async def real_set(bench: Bench, folder: Path, count: int) -> list[Row]:
+REAL_ROWS = ("1.a", "1.b", "1.c", "8", "10")
+BREADTH_ROWS = ("12.a", "12.b", "12.c", "12.d", "12.e")
+
+
+async def real_set(
+    bench: Bench,
+    folder: Path,
+    count: int,
+    set_name: str = "the real set",
+    ids: tuple[str, ...] = REAL_ROWS,
+    reps: int | None = None,
+) -> list[Row]:
+    """Full scans of ``folder`` by every contender, side by side (rows ``ids``)."""
     outcome: dict[str, Any] = {}
 
     async def scan(audio_check: bool, launcher: str = "forkserver") -> float:
@@ -243,9 +261,10 @@ async def real_set(bench: Bench, folder: Path, count: int) -> list[Row]:
         "bare": bare,
         "floor": floor,
     }
-    figures = await alternate(sizes.scan_reps, sizes.warmup, contenders)
-    bench.raw["real_set"] = {**figures, **outcome, "bundles": count}
+    figures = await alternate(reps or sizes.scan_reps, sizes.warmup, contenders)
+    bench.raw[ids[0]] = {**figures, **outcome, "bundles": count}
     what = f"{count} bundles, {outcome['ok']} load; {WORKERS} workers"
+    original_id, bare_id, floor_id, checks_id, pool_id = ids
     vs_original = ratios(figures["ours"], figures["original"])
     # The bound only loads and reads parameters: it is compared with a scan that does the same.
     vs_bare = ratios(figures["unchecked"], figures["bare"])
@@ -254,8 +273,8 @@ async def real_set(bench: Bench, folder: Path, count: int) -> list[Row]:
     portable = ratios(figures["pool"], figures["ours"])
     return [
         Row(
-            "1.a",
-            f"Full scan of the real set ({what}) vs pedalboard-pluginary 1.1.6",
+            original_id,
+            f"Full scan of {set_name} ({what}) vs pedalboard-pluginary 1.1.6",
             ours=spread(figures["ours"], "s"),
             baseline=spread(figures["original"], "s"),
             result=f"{median(vs_original):.2f}x",
@@ -263,8 +282,8 @@ async def real_set(bench: Bench, folder: Path, count: int) -> list[Row]:
             met=median(vs_original) <= 0.30,
         ),
         Row(
-            "1.b",
-            f"Full scan of the real set ({what}), audio checks off, vs the bare bound",
+            bare_id,
+            f"Full scan of {set_name} ({what}), audio checks off, vs the bare bound",
             ours=spread(figures["unchecked"], "s"),
             baseline=spread(figures["bare"], "s"),
             result=f"{median(vs_bare):.2f}x",
@@ -272,16 +291,16 @@ async def real_set(bench: Bench, folder: Path, count: int) -> list[Row]:
             met=median(vs_bare) <= 1.15,
         ),
         Row(
-            "1.c",
-            f"Full scan of the real set ({what}), audio checks off, vs a bound that loads"
+            floor_id,
+            f"Full scan of {set_name} ({what}), audio checks off, vs a bound that loads"
             " without describing parameters (the floor of issue 15)",
             ours=spread(figures["unchecked"], "s"),
             baseline=spread(figures["floor"], "s") + " loading only",
             result=f"{median(vs_floor):.2f}x",
         ),
         Row(
-            "8",
-            f"Issue 8's checks: full scan of the real set ({what}), audio checks on vs off",
+            checks_id,
+            f"Issue 8's checks: full scan of {set_name} ({what}), audio checks on vs off",
             ours=spread(figures["ours"], "s"),
             baseline=spread(figures["unchecked"], "s") + " checks off",
             result=f"{median(checks):.2f}x",
@@ -289,14 +308,24 @@ async def real_set(bench: Bench, folder: Path, count: int) -> list[Row]:
             met=median(checks) <= 1.15,
         ),
         Row(
-            "10",
-            f"Issue 14's worker pool (macOS and Windows' launcher): full scan of the real set"
-            f" ({what}), pool vs fork server",
+            pool_id,
+            "Issue 14's worker pool (macOS and Windows' launcher): full scan"
+            f" of {set_name} ({what}), pool vs fork server",
             ours=spread(figures["pool"], "s"),
             baseline=spread(figures["ours"], "s") + " fork server",
             result=f"{median(portable):.2f}x",
         ),
     ]
+
+
+async def breadth(bench: Bench) -> list[Row]:
+    """Rows 1's scans on issue 16's breadth sets: IEM (JUCE), DPF's own and bookworm's Zam."""
+    bundles = fixtures.breadth_bundles(bench.sizes.breadth_bundles)
+    folder = fixtures.subset_folder(bundles, bench.scratch("breadth") / "vst3")
+    name = f"the breadth sets ({', '.join(fixtures.BREADTH_SETS)}; ZamVerb left out)"
+    return await real_set(
+        bench, folder, len(bundles), name, BREADTH_ROWS, reps=bench.sizes.breadth_reps
+    )
 
 
 # -- 2, 3, 6b, 7. the scale run ---------------------------------------------------------------
@@ -750,7 +779,7 @@ async def describing(bench: Bench) -> list[Row]:
 
 # -- the whole run ---------------------------------------------------------------------------
 
-SECTIONS = ("startup", "real", "scale", "queries", "cli", "describe")
+SECTIONS = ("startup", "real", "scale", "queries", "cli", "describe", "breadth")
 
 
 async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
@@ -760,7 +789,7 @@ async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
     rows: list[Row] = []
     steps: list[tuple[str, Callable[[], Awaitable[list[Row]]], list[Row]]] = [
         ("startup", lambda: startup(bench), _failed("5", "6.a")),
-        ("real", lambda: real_set(bench, real, len(bundles)), _failed("1.a", "1.b", "8", "10")),
+        ("real", lambda: real_set(bench, real, len(bundles)), _failed(*REAL_ROWS)),
         (
             "scale",
             lambda: scale(
@@ -773,6 +802,7 @@ async def run(bench: Bench, only: tuple[str, ...] = SECTIONS) -> list[Row]:
         ("queries", lambda: queries(bench), _failed(*(f"4.{c}" for c in "abcdefgh"))),
         ("cli", lambda: cli_reads(bench), _failed("9.a", "9.b")),
         ("describe", lambda: describing(bench), _failed("11")),
+        ("breadth", lambda: breadth(bench), _failed(*BREADTH_ROWS)),
     ]
     for name, step, on_error in steps:
         if name not in only:

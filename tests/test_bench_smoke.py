@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.worker, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parent.parent
 # Issue 5's measurements 1-7: one row each, some split by baseline, query kind or moment; and
 # issue 8's price of the audio checks; issue 13's reads from the command line.
-ROWS = ["1a", "1b", "2a", "2b", "2c", "3", "4a", "4b", "4c", "4d", "4e", "4f", "4g", "4h"]
+ROWS = ["1a", "1b", "1c", "2a", "2b", "2c", "3", "4a", "4b", "4c", "4d", "4e", "4f", "4g", "4h"]
 ROWS += ["5", "6a", "6b", "7a", "7b", "8", "9a", "9b", "9c", "10", "11"]
+ROWS += ["12a", "12b", "12c", "12d", "12e"]
 FIGURE = re.compile(r"\d+(\.\d+)?")
 
 
