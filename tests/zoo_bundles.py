@@ -13,6 +13,10 @@ names never collide with another bundle's. Stages:
   ``load_plugin``, never while ``get_plugin_names_for_file`` lists the classes.
 
 ``zoo-ok.vst3`` is a plain working stereo pass-through effect.
+
+Multi-class bundles (issue 16) come from :func:`build_classes_bundle`: ``NAME.vst3`` holding the
+classes ``NAME 1`` .. ``NAME N``, of which one (or every one) misbehaves when loaded and one may
+print to stdout and stderr.
 """
 
 from __future__ import annotations
@@ -89,6 +93,38 @@ def build_zoo_bundle(name: str, dest: Path | None = None) -> Path:
         f'-DZOO_NAME="{name}"',
         f"-DZOO_BEHAVIOUR=behave_{behaviour}",
         f"-DZOO_STAGE=ZOO_{stage.upper()}",
+    )
+    key = SOURCE.read_bytes() + " ".join(FLAGS + defines).encode()
+    return cached_bundle(
+        CACHE,
+        name,
+        key,
+        lambda output: ["gcc", *FLAGS, *defines, "-o", str(output), str(SOURCE)],
+        dest,
+    )
+
+
+def build_classes_bundle(
+    name: str,
+    behaviour: str,
+    classes: int,
+    *,
+    culprit: int = 1,
+    chatty: int = 0,
+    dest: Path | None = None,
+) -> Path:
+    """``NAME.vst3`` holding ``classes`` classes named ``NAME 1`` .. ``NAME N``, where loading
+    class ``culprit`` (1-based; 0: every class, each once) runs ``behave_<behaviour>`` and class
+    ``chatty`` (0: none) prints ``zoo-chatty <class> on stdout`` and ``... on stderr``."""
+    if behaviour != "ok" and behaviour not in BEHAVIOURS:
+        raise ValueError(f"no zoo behaviour is named {behaviour!r}")
+    defines = (
+        f'-DZOO_NAME="{name}"',
+        f"-DZOO_BEHAVIOUR=behave_{behaviour}",
+        "-DZOO_STAGE=ZOO_LOAD",
+        f"-DZOO_CLASSES={classes}",
+        f"-DZOO_CULPRIT={culprit}",
+        f"-DZOO_CHATTY={chatty}",
     )
     key = SOURCE.read_bytes() + " ".join(FLAGS + defines).encode()
     return cached_bundle(

@@ -326,3 +326,39 @@ def test_progress_changes_nothing_of_a_clean_run() -> None:
     plain = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
     progress = [*plain[:2], {"event": "describing", "class": "A", "done": 3, "total": 9}, ok("A")]
     assert interpret(TASK, run(progress), LIMITS) == interpret(TASK, run(plain), LIMITS)
+
+
+def _timed_out(events: list[dict[str, Any]]) -> str:
+    _, records, _ = interpret(
+        TASK, run(events, exit_code=None, signal="SIGKILL", limit="time"), LIMITS
+    )
+    return str(records[0][2]["error"])
+
+
+CHECKED_A = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
+
+
+def test_a_timeout_while_finding_channels_does_not_say_it_processed_audio() -> None:
+    """Issue 16: the audio check never began (probeMs.audio stays null): say what did run."""
+    events = [
+        *CHECKED_A,
+        {"event": "processing", "class": "A", "step": "channels", "channels": 1},
+        {"event": "processing", "class": "A", "step": "channels", "channels": 2},
+    ]
+    error = _timed_out(events)
+    assert error.endswith(" while finding the channel counts it accepts (trying 2 channels)")
+    assert "processing audio" not in error
+
+
+def test_a_timeout_names_the_check_it_was_on() -> None:
+    audio = [*CHECKED_A, {"event": "processing", "class": "A", "step": "audio"}]
+    assert _timed_out(audio).endswith(" while processing audio")
+    state = [*audio, {"event": "processing", "class": "A", "step": "state"}]
+    assert _timed_out(state).endswith(" while saving and restoring its state")
+
+
+def test_a_timeout_before_the_classes_are_known_says_it_was_listing_them() -> None:
+    error = _timed_out([])
+    assert error == "did not finish within 30 s; its process group was killed" + (
+        " while listing the bundle's classes"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 CHANNEL_COUNTS = (1, 2, 4, 6, 8)
@@ -22,16 +23,20 @@ CONTINUOUS_STEPS = 0x7FFFFFFF
 SUSPECT_STEPS = 1_000_000
 
 
-def supported_channels(plugin: Any, instrument: bool = False) -> list[int]:
+def supported_channels(
+    plugin: Any, instrument: bool = False, trying: Callable[[int], None] = lambda count: None
+) -> list[int]:
     """The channel counts among 1, 2, 4, 6, 8 for which ``process()`` accepts a buffer.
 
     An instrument takes no audio in (pedalboard refuses any input buffer): what counts is how
-    many channels it renders from MIDI, so it is asked for that many instead.
+    many channels it renders from MIDI, so it is asked for that many instead. ``trying`` is told
+    each count before it is tried (a hang then says which).
     """
     import numpy as np
 
     accepted = []
     for count in CHANNEL_COUNTS:
+        trying(count)
         try:
             if instrument:
                 plugin([], duration=64 / SAMPLE_RATE, sample_rate=SAMPLE_RATE, num_channels=count)

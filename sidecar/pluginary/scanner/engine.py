@@ -604,10 +604,16 @@ def interpret(
     module_classes = {
         c["name"]: c for c in ((task.module_info or {}).get("classes") or []) if c.get("name")
     }
-    common = {"output_tail": run.output_tail}
+
+    def common(name: str | None) -> dict[str, Any]:
+        # A record keeps what its own class printed; the bundle's, everything the probe did.
+        tail = run.output_tail if name is None else run.class_tails.get(name, run.output_tail)
+        return {"output_tail": tail}
+
     names: list[str] | None = task.classes
     begun: list[str | None] = []
-    processing: str | None = None  # The class processing audio, until its facts arrive.
+    processing: str | None = None  # The class being checked, until its facts arrive.
+    step: tuple[str | None, int | None] = (None, None)  # Which check it was on (and channels).
     unloading: str | None = None  # The class being destroyed, until the next step.
     described: dict[str | None, tuple[int, int]] = {}  # How far describing each class got.
     by_class: dict[str | None, tuple[str, dict[str, Any]]] = {}
@@ -621,9 +627,9 @@ def interpret(
             begun.append(name)
             unloading = None
         elif kind == "result" and event["status"] == "ok":
-            by_class[name] = ("ok", _ok_record(event, common))
+            by_class[name] = ("ok", _ok_record(event, common(name)))
         elif kind == "result":
-            record = _failure_record(task, name, module_classes, common)
+            record = _failure_record(task, name, module_classes, common(name))
             record.update(error=event.get("error"), diagnosis=event.get("diagnosis"))
             record["duration_ms"] = event.get("load_ms")
             by_class[name] = ("failed", record)
@@ -632,7 +638,7 @@ def interpret(
         elif kind == "describing":
             described[name] = (event["done"], event["total"])
         elif kind == "processing":
-            processing = name
+            processing, step = name, (event.get("step"), event.get("channels"))
         elif kind == "checked" and name in by_class:
             _add_facts(by_class[name][1], event["facts"])
             processing = None
@@ -658,7 +664,7 @@ def interpret(
         if processing is not None and processing in by_class:
             culprit = processing
             failure = by_class[processing][1]
-            error += " while processing audio"
+            error += _checking_phase(step)
             failure["audio_check"] = {"ok": False, "error": error}
         elif unloading is not None and unloading in by_class:
             culprit = unloading
@@ -672,14 +678,16 @@ def interpret(
             culprit = next((n for n in begun if n not in by_class), None)
             if status == "timeout" and culprit is not None:
                 error += _loading_phase(described.get(culprit))
-            failure = _failure_record(task, culprit, module_classes, common)
+            elif status == "timeout" and names is None:
+                error += " while listing the bundle's classes"
+            failure = _failure_record(task, culprit, module_classes, common(culprit))
             failure["duration_ms"] = run.duration_ms
         failure.update(error=error, signal=run.signal, exit_code=run.exit_code)
         by_class[culprit] = (status, failure)
         state = status
     elif state == "ok" and not by_class and not task.skip:
         state = "failed"  # Nothing to show for a finished probe is not a success.
-        failure = _failure_record(task, None, module_classes, common)
+        failure = _failure_record(task, None, module_classes, common(None))
         failure["error"] = "the bundle holds no plugin classes"
         by_class[None] = ("failed", failure)
     records = [(name, status, record) for name, (status, record) in by_class.items()]
@@ -701,6 +709,23 @@ def interpret(
                 )
             )
     return state, records, follow_ups
+
+
+# What a loaded plugin was doing at each step of its checks (probe.py's ``processing`` events).
+_CHECKING_STEPS = {
+    "channels": " while finding the channel counts it accepts",
+    "audio": " while processing audio",
+    "state": " while saving and restoring its state",
+}
+
+
+def _checking_phase(step: tuple[str | None, int | None]) -> str:
+    """Where a loaded plugin's checks stopped; a report without steps only knew "processing"."""
+    kind, channels = step
+    phase = _CHECKING_STEPS.get(kind or "audio", " while checking it")
+    if channels is None:
+        return phase
+    return f"{phase} (trying {channels} channel{'' if channels == 1 else 's'})"
 
 
 def _loading_phase(described: tuple[int, int] | None) -> str:

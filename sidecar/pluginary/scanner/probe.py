@@ -11,14 +11,19 @@ a time, so that a crash halfway through a multi-plugin bundle still leaves every
 on disk:
 
 - ``{"event": "classes", "names": [...]}`` once the bundle's classes are known;
-- ``{"event": "begin", "class": name}`` before a class is loaded (a crash after it blames it);
+- ``{"event": "begin", "class": name, "output_at": N}`` before a class is loaded (a crash after
+  it blames it); ``output_at`` is the probe's output file offset then (the class's output starts
+  there: the parent slices each class's own output tail), null when it cannot be told;
 - ``{"event": "describing", "class": name, "done": N, "total": M}`` while its parameters are
   described (N of M swept in the current pass; at most every quarter second), so that a probe
   killed for its time can say how far it got;
 - ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded
   (an ``ok`` one says which ``describer`` described it: ``"fast"`` or ``"pedalboard"``);
-- ``{"event": "processing", "class": name}`` before it is made to process audio (a crash or
-  hang after it is a failure to process, not to load);
+- ``{"event": "processing", "class": name, "step": S}`` before each step of the checks on a
+  loaded plugin (a crash or hang after it is a failure to process, not to load): ``S`` is
+  ``"channels"`` (finding the channel counts it accepts: one event per count tried, with
+  ``"channels": N``), ``"audio"`` (the audio check and its latency), ``"state"`` (the state
+  round trip);
 - ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed;
 - ``{"event": "unloading", "class": name}`` before the plugin is destroyed (a crash after it is
   the plugin failing to unload);
@@ -33,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import json
 import math
 import os
@@ -114,7 +120,7 @@ def probe_bundle(
     emit({"event": "classes", "names": class_names})
     describer = describer_for(pedalboard, choose(pedalboard))
     for name in class_names:
-        emit({"event": "begin", "class": name})
+        emit({"event": "begin", "class": name, "output_at": output_offset()})
         describer.progress = _progress(emit, name)
         started = time.perf_counter()
         try:
@@ -135,8 +141,7 @@ def probe_bundle(
         )
         if audio:
             # From here on a crash or hang is the plugin failing to process, not to load.
-            emit({"event": "processing", "class": name})
-            facts = check_plugin(plugin, bool(record["is_instrument"]))
+            facts = check_plugin(plugin, bool(record["is_instrument"]), _steps(emit, name))
             facts["audio_ms"] = _ms(time.perf_counter() - described)
             emit({"event": "checked", "class": name, "facts": facts})
         emit({"event": "unloading", "class": name})
@@ -167,16 +172,64 @@ def run_request(request: dict[str, Any], result_fd: int) -> int:
     return 0
 
 
-def check_plugin(plugin: Any, instrument: bool) -> dict[str, Any]:
-    """What a host must know before inserting the plugin: channels, latency, audio, state."""
-    channels = supported_channels(plugin, instrument)
+def check_plugin(
+    plugin: Any, instrument: bool, step: Callable[..., None] = lambda name, **detail: None
+) -> dict[str, Any]:
+    """What a host must know before inserting the plugin: channels, latency, audio, state.
+
+    ``step`` is told each step before it runs, so that a hang says which one it was.
+    """
+    channels = supported_channels(
+        plugin, instrument, lambda count: step("channels", channels=count)
+    )
+    step("audio")
+    audio = audio_check(plugin, channels, instrument)
+    # Read after processing: many plugins settle their latency when first prepared.
+    latency = int(plugin.reported_latency_samples)
+    step("state")
     return {
         "channels": channels,
-        "audio_check": audio_check(plugin, channels, instrument),
-        # Read after processing: many plugins settle their latency when first prepared.
-        "latency_samples": int(plugin.reported_latency_samples),
+        "audio_check": audio,
+        "latency_samples": latency,
         "state": state_check(plugin),
     }
+
+
+def _steps(emit: Callable[[dict[str, Any]], None], name: str) -> Callable[..., None]:
+    def step(kind: str, **detail: Any) -> None:
+        emit({"event": "processing", "class": name, "step": kind, **detail})
+
+    return step
+
+
+def output_offset() -> int | None:
+    """Where the probe's output file is now, everything printed so far flushed into it.
+
+    Descriptors 1 and 2 share one open file (one offset): C code writing to them directly is
+    there already; Python's and C stdio's buffers are flushed first so that what a class printed
+    lands before the next class's mark, not after it.
+    """
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    _flush_c_stdio()
+    try:
+        return os.lseek(1, 0, os.SEEK_CUR)
+    except OSError:
+        return None  # Not a file (a pipe, a closed descriptor): the output stays per probe.
+
+
+def _flush_c_stdio() -> None:
+    # fflush(NULL) flushes every C stdio stream of the process (a plugin's printf included).
+    with contextlib.suppress(Exception):
+        _c_library().fflush(None)
+
+
+@functools.cache
+def _c_library() -> Any:
+    if sys.platform == "win32":
+        return ctypes.cdll.msvcrt  # The C runtime's stdio; a plugin's own runtime may differ.
+    return ctypes.CDLL(None)
 
 
 def load_described(
