@@ -1,8 +1,8 @@
 """The child side of a probe: load one bundle's plugins with pedalboard and report what they are.
 
 This module runs inside the disposable probe process, the only place a plugin is ever loaded.
-It imports nothing of pluginary but its sibling child-side modules ``checks``, ``loadable`` and
-``bundles``
+It imports nothing of pluginary but its sibling child-side modules ``checks``, ``loadable``,
+``linkage``, ``describer`` and ``bundles``
 (the parent and the child share only the record format below), so a plugin that corrupts this
 process can damage nothing but its own report.
 
@@ -58,6 +58,7 @@ from pluginary.scanner.checks import (
     text_samples,
 )
 from pluginary.scanner.describer import Describer, choose, describer_for
+from pluginary.scanner.linkage import unmet_dependencies
 from pluginary.scanner.loadable import Unloadable, loadable_path
 
 # Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
@@ -350,7 +351,9 @@ def diagnose_binary(bundle: str) -> str | None:
 
     pedalboard says only "unsupported plugin format or scan failure"; a bundle without a binary
     for this OS and architecture says what it holds instead, and dlopen (LoadLibrary) names a
-    missing library or an old libc. Returns None when the binary loads fine, or there is none.
+    missing library or an old libc: the first one only, so where the OS can list every unmet
+    dependency (``linkage.py``) they are all named before its words. Returns None when the
+    binary loads fine, or there is none.
     """
     binary = binary_path(bundle)
     if binary is None:
@@ -358,5 +361,9 @@ def diagnose_binary(bundle: str) -> str | None:
     try:
         ctypes.CDLL(binary)
     except OSError as error:
-        return str(error)
+        unmet = unmet_dependencies(binary)
+        if not unmet:
+            return str(error)
+        count = f"{len(unmet)} unmet dependencies" if len(unmet) > 1 else "an unmet dependency"
+        return f"{count}: {', '.join(unmet)}; the dynamic linker said: {error}"
     return None
