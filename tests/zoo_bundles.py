@@ -111,11 +111,14 @@ def build_classes_bundle(
     *,
     culprit: int = 1,
     chatty: int = 0,
+    input_channels: int = 2,
     dest: Path | None = None,
 ) -> Path:
     """``NAME.vst3`` holding ``classes`` classes named ``NAME 1`` .. ``NAME N``, where loading
     class ``culprit`` (1-based; 0: every class, each once) runs ``behave_<behaviour>`` and class
-    ``chatty`` (0: none) prints ``zoo-chatty <class> on stdout`` and ``... on stderr``."""
+    ``chatty`` (0: none) prints ``zoo-chatty <class> on stdout`` and ``... on stderr``. With
+    ``input_channels`` 1 the classes are mono-in, stereo-out effects. One class is named ``NAME``.
+    """
     if behaviour != "ok" and behaviour not in BEHAVIOURS:
         raise ValueError(f"no zoo behaviour is named {behaviour!r}")
     defines = (
@@ -125,6 +128,7 @@ def build_classes_bundle(
         f"-DZOO_CLASSES={classes}",
         f"-DZOO_CULPRIT={culprit}",
         f"-DZOO_CHATTY={chatty}",
+        f"-DZOO_INPUT_CHANNELS={input_channels}",
     )
     key = SOURCE.read_bytes() + " ".join(FLAGS + defines).encode()
     return cached_bundle(

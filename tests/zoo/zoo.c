@@ -61,6 +61,9 @@
 #ifndef ZOO_CHATTY
 #define ZOO_CHATTY 0
 #endif
+#ifndef ZOO_INPUT_CHANNELS /* the main input bus's channels: 1 makes a mono-in, stereo-out effect */
+#define ZOO_INPUT_CHANNELS 2
+#endif
 
 #define EXPORT __attribute__((visibility("default")))
 #define UNUSED __attribute__((unused))
@@ -80,6 +83,8 @@ enum { kMain = 0 };                         /* BusType */
 enum { kDefaultActive = 1 };                /* BusInfo flags */
 enum { kSample32 = 0 };
 static const uint64_t kStereo = 0x3;        /* SpeakerArrangement: left | right */
+/* The main input's arrangement: stereo, or (ZOO_INPUT_CHANNELS 1) mono, the centre speaker. */
+static const uint64_t kInputArrangement = ZOO_INPUT_CHANNELS == 1 ? 0x80000 : 0x3;
 
 #define UID(a, b, c, d) {                                                                     \
         (char)((a) >> 24), (char)((a) >> 16), (char)((a) >> 8), (char)(a),                    \
@@ -590,7 +595,7 @@ static tresult component_get_bus_info(void *self, int32_t type, int32_t dir, int
     memset(bus, 0, sizeof *bus);
     bus->mediaType = kAudio;
     bus->direction = dir;
-    bus->channelCount = 2;
+    bus->channelCount = dir == kInput ? ZOO_INPUT_CHANNELS : 2;
     bus->name[0] = 'M', bus->name[1] = 'a', bus->name[2] = 'i', bus->name[3] = 'n';
     bus->busType = kMain;
     bus->flags = kDefaultActive;
@@ -630,16 +635,16 @@ static tresult processor_set_bus_arrangements(void *self, uint64_t *ins, int32_t
                                               uint64_t *outs, int32_t nouts) {
     (void)self;
     trace("IAudioProcessor::setBusArrangements");
-    return nins == 1 && nouts == 1 && ins[0] == kStereo && outs[0] == kStereo ? kResultTrue
-                                                                              : kResultFalse;
+    bool ours = nins == 1 && nouts == 1 && ins[0] == kInputArrangement && outs[0] == kStereo;
+    return ours ? kResultTrue : kResultFalse;
 }
 
 static tresult processor_get_bus_arrangement(void *self, int32_t dir, int32_t index,
                                              uint64_t *arrangement) {
-    (void)self, (void)dir;
+    (void)self;
     if (index != 0)
         return kInvalidArgument;
-    *arrangement = kStereo;
+    *arrangement = dir == kInput ? kInputArrangement : kStereo;
     return kResultOk;
 }
 

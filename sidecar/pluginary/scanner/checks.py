@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,36 @@ SAMPLE_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # JUCE reports 0x7fffffff steps for a continuous parameter; that is "continuous", not suspect.
 CONTINUOUS_STEPS = 0x7FFFFFFF
 SUSPECT_STEPS = 1_000_000
+
+
+# pedalboard processes as many channels out as in: a plugin whose main buses differ (mono in,
+# stereo out) is refused at load with these words, which read like a fact about channels.
+_LAYOUT_REFUSED = re.compile(
+    r"does not support \d+-channel output\. \(Main bus currently expects (\d+) input"
+    r" channels? and (\d+) output channels?\.\)"
+)
+
+
+def unhostable_layout(message: str) -> dict[str, int] | None:
+    """The main buses' channel counts, when ``message`` is pedalboard refusing them."""
+    found = _LAYOUT_REFUSED.search(message)
+    if found is None:
+        return None
+    inputs, outputs = int(found[1]), int(found[2])
+    return {"inputs": inputs, "outputs": outputs} if inputs != outputs else None
+
+
+def layout_error(layout: dict[str, int]) -> str:
+    """What a refused layout is: pedalboard's limit, not the plugin's channels."""
+    return (
+        f"pedalboard cannot host its bus layout: its main buses have {_channels(layout['inputs'])}"
+        f" in and {_channels(layout['outputs'])} out, and pedalboard processes as many channels"
+        " out as in"
+    )
+
+
+def _channels(count: int) -> str:
+    return f"{count} channel{'' if count == 1 else 's'}"
 
 
 def supported_channels(

@@ -631,6 +631,8 @@ def interpret(
         elif kind == "result":
             record = _failure_record(task, name, module_classes, common(name))
             record.update(error=event.get("error"), diagnosis=event.get("diagnosis"))
+            if event.get("bus_layout") is not None:  # What pedalboard could not host.
+                record["extra"] = {"bus_layout": event["bus_layout"]}
             record["duration_ms"] = event.get("load_ms")
             by_class[name] = ("failed", record)
             if name is None:

@@ -52,10 +52,12 @@ from pluginary.scanner.bundles import binary_path, load_path, missing_binary
 from pluginary.scanner.checks import (
     CONTINUOUS_STEPS,
     audio_check,
+    layout_error,
     range_problem,
     state_check,
     supported_channels,
     text_samples,
+    unhostable_layout,
 )
 from pluginary.scanner.describer import Describer, choose, describer_for
 from pluginary.scanner.linkage import unmet_dependencies
@@ -335,15 +337,22 @@ def _jsonable(value: Any) -> Any:
 
 
 def _failure(name: str | None, error: BaseException, bundle: str, started: float) -> dict[str, Any]:
-    return {
+    message = str(error) or type(error).__name__
+    failure: dict[str, Any] = {
         "event": "result",
         "class": name,
         "status": "failed",
-        "error": str(error) or type(error).__name__,
+        "error": message,
         "error_type": type(error).__name__,
-        "diagnosis": diagnose_binary(bundle),
         "load_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    layout = unhostable_layout(message)
+    if layout is None:
+        failure["diagnosis"] = diagnose_binary(bundle)
+    else:  # The binary loaded: pedalboard refused its buses. Its own words are the diagnosis.
+        failure.update(error=layout_error(layout), diagnosis=f"pedalboard: {message}")
+        failure["bus_layout"] = layout
+    return failure
 
 
 def diagnose_binary(bundle: str) -> str | None:

@@ -85,6 +85,10 @@ def _result(event: dict[str, Any]) -> None:
         for key in ("error_type", "diagnosis"):
             _optional(event, key, _TEXT, "result")
         _optional(event, "load_ms", (*_NUMBER, type(None)), "result")
+        if "bus_layout" in event:
+            layout = _field(event, "bus_layout", dict, "result")
+            for key in ("inputs", "outputs"):
+                _field(layout, key, int, "result.bus_layout")
     else:
         raise MalformedReport(f"result.status is {_clip(status)}, not ok or failed")
 
