@@ -9,6 +9,7 @@ limit.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import anyio
 import pytest
 
 from pluginary.paths import cache_paths
-from pluginary.scan_models import ScanOptions, ScanResult
+from pluginary.scan_models import ScanOptions, ScanProgress, ScanResult
 from pluginary.scanner.engine import Scanner
 from pluginary.scanner.launchers import LAUNCHER_ENV
 from zoo_bundles import build_classes_bundle
@@ -32,12 +33,17 @@ def _launcher(launcher: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LAUNCHER_ENV, launcher)
 
 
-def _scan(cache: Path, folder: Path, **options: Any) -> ScanResult:
+def _scan(
+    cache: Path,
+    folder: Path,
+    progress: Callable[[ScanProgress], None] | None = None,
+    **options: Any,
+) -> ScanResult:
     scanner = Scanner(cache_paths(cache), log=lambda line: None, standard_folders=lambda fmt: [])
     opts = ScanOptions(
-        folders=(str(folder),), only_folders=True, timeout_seconds=TIMEOUT, **options
+        folders=(str(folder),), only_folders=True, **{"timeout_seconds": TIMEOUT, **options}
     )
-    return anyio.run(scanner.scan, opts)
+    return anyio.run(scanner.scan, opts, progress)
 
 
 def _rows(cache: Path) -> dict[str, tuple[str, str | None, str]]:
@@ -54,14 +60,17 @@ def _rows(cache: Path) -> dict[str, tuple[str, str | None, str]]:
         db.close()
 
 
+# One worker: the classes share probes (class 4 follows class 3 in one process). Two: the
+# bundle is split among them.
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_crashing_class_keeps_its_neighbours_and_each_keeps_its_own_output(
-    tmp_path: Path,
+    workers: int, tmp_path: Path
 ) -> None:
     folder = tmp_path / "plugins"
     folder.mkdir()
     build_classes_bundle("zoo-classes-segv", "segfault", 4, culprit=2, chatty=3, dest=folder)
 
-    summary = _scan(tmp_path / "cache", folder, workers=2).summary
+    summary = _scan(tmp_path / "cache", folder, workers=workers).summary
 
     rows = _rows(tmp_path / "cache")
     assert {name: status for name, (status, _, _) in rows.items()} == {
@@ -95,3 +104,34 @@ def test_each_class_has_its_own_time_limit(tmp_path: Path, monkeypatch: pytest.M
         f"zoo-classes-slow {n}": "ok" for n in range(1, 5)
     }
     assert (summary.ok, summary.timed_out) == (4, 0)
+
+
+def test_a_bundles_classes_are_probed_in_parallel_and_progress_counts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Classes 2 and 3 each load only once the other is being loaded by another process at the
+    # same time: probed one after the other, the first would wait until its limit.
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    monkeypatch.setenv("ZOO_RENDEZVOUS", str(meeting))
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    build_classes_bundle("zoo-classes-meet", "rendezvous", 3, culprit=0, dest=folder)
+    build_classes_bundle("zoo-classes-one", "ok", 1, culprit=0, dest=folder)
+    reports: list[ScanProgress] = []
+
+    result = _scan(tmp_path / "cache", folder, reports.append, workers=2, timeout_seconds=30)
+    summary = result.summary
+
+    rows = _rows(tmp_path / "cache")
+    assert {name: status for name, (status, _, _) in rows.items()} == {
+        "zoo-classes-meet 1": "ok",
+        "zoo-classes-meet 2": "ok",
+        "zoo-classes-meet 3": "ok",
+        "zoo-classes-one": "ok",
+    }, {name: error for name, (_, error, _) in rows.items()}
+    assert len(list(meeting.iterdir())) == 2  # Two processes met.
+    assert (summary.probed, summary.ok) == (2, 4)  # Bundles probed, plugins ok.
+    # Progress counts classes once a bundle is listed: four classes, all done at the end.
+    assert (reports[-1].done, reports[-1].total) == (4, 4)
+    assert all(report.done <= report.total <= 4 for report in reports)

@@ -63,6 +63,8 @@ BEHAVIOURS = (
     "fork_many",
 )
 OK = "zoo-ok"
+# Behaviours only multi-class bundles have (see zoo.c).
+CLASS_BEHAVIOURS = ("rendezvous",)
 # Misbehaving in ModuleExit, after the class loaded and reported: a few behaviours are enough to
 # show that a plugin failing to unload is told apart from one failing to load.
 UNLOAD_BEHAVIOURS = ("segfault", "abort", "exit3", "hang")
@@ -119,7 +121,7 @@ def build_classes_bundle(
     ``chatty`` (0: none) prints ``zoo-chatty <class> on stdout`` and ``... on stderr``. With
     ``input_channels`` 1 the classes are mono-in, stereo-out effects. One class is named ``NAME``.
     """
-    if behaviour != "ok" and behaviour not in BEHAVIOURS:
+    if behaviour not in ("ok", *CLASS_BEHAVIOURS) and behaviour not in BEHAVIOURS:
         raise ValueError(f"no zoo behaviour is named {behaviour!r}")
     defines = (
         f'-DZOO_NAME="{name}"',

@@ -362,3 +362,46 @@ def test_a_timeout_before_the_classes_are_known_says_it_was_listing_them() -> No
     assert error == "did not finish within 30 s; its process group was killed" + (
         " while listing the bundle's classes"
     )
+
+
+FIVE = {"event": "classes", "names": ["A", "B", "C", "D", "E"]}
+
+
+def test_a_split_probe_of_many_classes_shares_the_rest_among_the_workers() -> None:
+    """Issue 16: the first probe probes its first class; the others go to parallel probes."""
+    events = [FIVE, {"event": "begin", "class": "A"}, ok("A")]
+    state, records, follow_ups = interpret(TASK, run(events), LIMITS, share=3)
+    assert state == "ok" and [name for name, _, _ in records] == ["A"]
+    assert [task.classes for task in follow_ups] == [["B", "C"], ["D"], ["E"]]
+    assert all(task.bundle == TASK.bundle for task in follow_ups)
+
+
+def test_a_split_probe_whose_first_class_crashed_still_shares_the_rest() -> None:
+    events = [FIVE, {"event": "begin", "class": "A"}]
+    state, records, follow_ups = interpret(
+        TASK, run(events, exit_code=None, signal="SIGSEGV"), LIMITS, share=2
+    )
+    assert (state, [(name, status) for name, status, _ in records]) == (
+        "crashed",
+        [("A", "crashed")],
+    )
+    assert [task.classes for task in follow_ups] == [["B", "C"], ["D", "E"]]
+
+
+def test_a_one_class_bundle_is_one_probe_whatever_the_share() -> None:
+    events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
+    assert interpret(TASK, run(events), LIMITS, share=4) == interpret(TASK, run(events), LIMITS)
+    assert interpret(TASK, run(events), LIMITS, share=4)[2] == []
+
+
+def test_a_probe_of_named_classes_is_never_split() -> None:
+    task = Task(**{**TASK.__dict__, "classes": ["B", "C"]})
+    events = [
+        {"event": "classes", "names": ["B", "C"]},
+        {"event": "begin", "class": "B"},
+        ok("B"),
+        {"event": "begin", "class": "C"},
+        ok("C"),
+    ]
+    state, records, follow_ups = interpret(task, run(events), LIMITS, share=2)
+    assert (state, len(records), follow_ups) == ("ok", 2, [])

@@ -28,6 +28,7 @@
 
    With ZOO_TRACE set in the environment every call from the host is logged to stderr. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -465,11 +466,42 @@ UNUSED static void behave_fork_many(void) {
     await_ready(ready);
 }
 
+/* The class whose load fires the behaviour (0-based), for behaviours that care. */
+static int misbehaving_class;
+
+/* Multi-class bundles only: every class but the first leaves a file named after its process in
+   the folder $ZOO_RENDEZVOUS, then waits (without end: only a time limit stops it) until
+   $ZOO_RENDEZVOUS_COUNT (default 2) processes have arrived. It loads only if that many of its
+   classes are being loaded at once, by different processes. */
+UNUSED static void behave_rendezvous(void) {
+    const char *folder = getenv("ZOO_RENDEZVOUS"), *text = getenv("ZOO_RENDEZVOUS_COUNT");
+    int wanted = text ? atoi(text) : 2;
+    char path[512];
+    if (misbehaving_class == 0 || folder == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/%d", folder, getpid());
+    int fd = open(path, O_WRONLY | O_CREAT, 0600);
+    if (fd >= 0)
+        close(fd);
+    for (;;) {
+        int arrived = 0;
+        DIR *dir = opendir(folder);
+        for (struct dirent *entry; dir != NULL && (entry = readdir(dir)) != NULL;)
+            arrived += entry->d_name[0] != '.';
+        if (dir != NULL)
+            closedir(dir);
+        if (arrived >= wanted)
+            return;
+        sleep_ms(10);
+    }
+}
+
 UNUSED static void misbehave(int index, const char *where) {
     static bool done[ZOO_CLASSES]; /* once per class per process: the host may call again */
     if (done[index])
         return;
     done[index] = true;
+    misbehaving_class = index;
     trace(where);
     ZOO_BEHAVIOUR();
 }

@@ -5,8 +5,9 @@ talks JSON lines over its own stdin/stdout (never the sidecar's). Forking a warm
 milliseconds, where a fresh interpreter importing pedalboard costs a quarter of a second.
 
 Requests: ``{"op": "probe", "task": N, "bundle": P, "format": "vst3"|"au", "classes": [...]|null,
-"skip": [...], "audio": bool, "result": F, "output": F, "timeout": S, "memory_mib": M|null,
-"output_mib": M|null}``, ``{"op": "kill", "task": N}`` (cancel) and ``{"op": "stop"}``.
+"skip": [...], "audio": bool, "split": bool, "result": F, "output": F, "timeout": S,
+"memory_mib": M|null, "output_mib": M|null}``, ``{"op": "kill", "task": N}`` (cancel) and
+``{"op": "stop"}``.
 ``timeout`` is each class's limit: the deadline restarts when the probe begins another class
 (``classclock.py`` reads its result file as it grows).
 Reports: ``{"ready": true, "pid": P, "isolation": I}`` once; per probe ``{"started": N, "pid": P}``

@@ -262,6 +262,7 @@ class ForkServerLauncher:
         *,
         format: str = "vst3",
         audio: bool = True,
+        split: bool = False,
     ) -> ProbeRun:
         """Probe one bundle in a fresh child; the fork server holds it to ``limits``.
 
@@ -271,7 +272,7 @@ class ForkServerLauncher:
         """
         for _ in range(NEVER_STARTED_RETRIES):
             run, started = await self._probe_once(
-                task, bundle, classes, skip, limits, format=format, audio=audio
+                task, bundle, classes, skip, limits, format=format, audio=audio, split=split
             )
             if run.lost is None or started:
                 return run
@@ -288,6 +289,7 @@ class ForkServerLauncher:
         *,
         format: str,
         audio: bool,
+        split: bool,
     ) -> tuple[ProbeRun, bool]:
         """One probe on the current server; its run, and whether the server started it."""
         server = await self._ensure_started()
@@ -311,6 +313,7 @@ class ForkServerLauncher:
                         "classes": classes,
                         "skip": skip,
                         "audio": audio,
+                        "split": split,
                         "result": str(result_path),
                         "output": str(output_path),
                         "timeout": limits.timeout_seconds,

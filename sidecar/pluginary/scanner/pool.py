@@ -136,6 +136,7 @@ class WorkerPoolLauncher:
         *,
         format: str = "vst3",
         audio: bool = True,
+        split: bool = False,
     ) -> ProbeRun:
         """Probe one bundle in a worker; crashes after other probes are checked in a fresh one."""
         request = {
@@ -146,6 +147,7 @@ class WorkerPoolLauncher:
             "classes": classes,
             "skip": skip,
             "audio": audio,
+            "split": split,
             "memory_mib": limits.memory_mib,
             "output_mib": limits.output_mib,
         }

@@ -83,11 +83,14 @@ def probe_bundle(
     skip: list[str] | None = None,
     format: str = "vst3",
     audio: bool = True,
+    split: bool = False,
 ) -> None:
     """Probe each class of ``bundle`` (or only ``class_names``), writing events to ``result_fd``.
 
     Classes named in ``skip`` (the user's ignore list) are never loaded. With ``audio``, each
-    loaded plugin is also made to process a little audio (see ``checks.py``).
+    loaded plugin is also made to process a little audio (see ``checks.py``). With ``split``, a
+    bundle found to hold several classes has them all listed but only the first probed: the
+    scanner gives the others to other probes, in parallel.
     """
     import pedalboard
 
@@ -121,6 +124,8 @@ def probe_bundle(
     if skip:
         class_names = [name for name in class_names if name not in skip]
     emit({"event": "classes", "names": class_names})
+    if split:
+        class_names = class_names[:1]
     describer = describer_for(pedalboard, choose(pedalboard))
     for name in class_names:
         emit({"event": "begin", "class": name, "output_at": output_offset()})
@@ -164,6 +169,7 @@ def run_request(request: dict[str, Any], result_fd: int) -> int:
             request.get("skip") or [],
             format=request.get("format", "vst3"),
             audio=request.get("audio", True),
+            split=bool(request.get("split")) and request.get("classes") is None,
         )
     except ResultUnwritable:
         return RESULT_UNWRITABLE  # Our disk, not the plugin: the scanner checks and says so.

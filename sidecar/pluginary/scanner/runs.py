@@ -68,7 +68,11 @@ class ProbeRun:
 
 
 class ProbeLauncher(Protocol):
-    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins."""
+    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins.
+
+    ``split``: a bundle of several classes is listed whole but only its first class probed
+    (``probe.probe_bundle``); the engine hands the rest to other probes.
+    """
 
     async def probe(
         self,
@@ -80,6 +84,7 @@ class ProbeLauncher(Protocol):
         *,
         format: str = "vst3",
         audio: bool = True,
+        split: bool = False,
     ) -> ProbeRun: ...
 
     async def aclose(self) -> None: ...
