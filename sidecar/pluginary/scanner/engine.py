@@ -367,6 +367,7 @@ class Scanner:
         in_flight: dict[int, bool] = {}
 
         async def worker() -> None:
+            nonlocal unsettled
             async for task in receive:
                 await self._in_thread(journal.start, task.id)
                 for other in in_flight:
@@ -404,7 +405,6 @@ class Scanner:
                         _settle_and_report, journal, task, state, records, follow_ups, report
                     )
                 del in_flight[task.id]
-                nonlocal unsettled
                 unsettled += len(added) - 1
                 for follow_up in added:  # Other workers take them now, not after the batch.
                     send.send_nowait(follow_up)
