@@ -197,7 +197,8 @@ def test_segfault_while_loading_a_known_class_blames_it(
     assert forkserver.report() == {"exited": 1, "code": None, "signal": "SIGSEGV", "limit": None}
     assert forkserver.events(1) == [
         {"event": "classes", "names": ["Crasher"]},
-        {"event": "begin", "class": "Crasher"},
+        # Where its output starts in the probe's output file: nothing was printed before it.
+        {"event": "begin", "class": "Crasher", "output_at": 0},
     ]
 
 

@@ -13,6 +13,10 @@ names never collide with another bundle's. Stages:
   ``load_plugin``, never while ``get_plugin_names_for_file`` lists the classes.
 
 ``zoo-ok.vst3`` is a plain working stereo pass-through effect.
+
+Multi-class bundles (issue 16) come from :func:`build_classes_bundle`: ``NAME.vst3`` holding the
+classes ``NAME 1`` .. ``NAME N``, of which one (or every one) misbehaves when loaded and one may
+print to stdout and stderr.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ BEHAVIOURS = (
     "fork_many",
 )
 OK = "zoo-ok"
+# Behaviours only multi-class bundles have (see zoo.c).
+CLASS_BEHAVIOURS = ("rendezvous",)
 # Misbehaving in ModuleExit, after the class loaded and reported: a few behaviours are enough to
 # show that a plugin failing to unload is told apart from one failing to load.
 UNLOAD_BEHAVIOURS = ("segfault", "abort", "exit3", "hang")
@@ -89,6 +95,42 @@ def build_zoo_bundle(name: str, dest: Path | None = None) -> Path:
         f'-DZOO_NAME="{name}"',
         f"-DZOO_BEHAVIOUR=behave_{behaviour}",
         f"-DZOO_STAGE=ZOO_{stage.upper()}",
+    )
+    key = SOURCE.read_bytes() + " ".join(FLAGS + defines).encode()
+    return cached_bundle(
+        CACHE,
+        name,
+        key,
+        lambda output: ["gcc", *FLAGS, *defines, "-o", str(output), str(SOURCE)],
+        dest,
+    )
+
+
+def build_classes_bundle(
+    name: str,
+    behaviour: str,
+    classes: int,
+    *,
+    culprit: int = 1,
+    chatty: int = 0,
+    input_channels: int = 2,
+    dest: Path | None = None,
+) -> Path:
+    """``NAME.vst3`` holding ``classes`` classes named ``NAME 1`` .. ``NAME N``, where loading
+    class ``culprit`` (1-based; 0: every class, each once) runs ``behave_<behaviour>`` and class
+    ``chatty`` (0: none) prints ``zoo-chatty <class> on stdout`` and ``... on stderr``. With
+    ``input_channels`` 1 the classes are mono-in, stereo-out effects. One class is named ``NAME``.
+    """
+    if behaviour not in ("ok", *CLASS_BEHAVIOURS) and behaviour not in BEHAVIOURS:
+        raise ValueError(f"no zoo behaviour is named {behaviour!r}")
+    defines = (
+        f'-DZOO_NAME="{name}"',
+        f"-DZOO_BEHAVIOUR=behave_{behaviour}",
+        "-DZOO_STAGE=ZOO_LOAD",
+        f"-DZOO_CLASSES={classes}",
+        f"-DZOO_CULPRIT={culprit}",
+        f"-DZOO_CHATTY={chatty}",
+        f"-DZOO_INPUT_CHANNELS={input_channels}",
     )
     key = SOURCE.read_bytes() + " ".join(FLAGS + defines).encode()
     return cached_bundle(

@@ -71,6 +71,14 @@ class AudioCheck:
 
 
 @dataclass(frozen=True)
+class BusLayout:
+    """The channel counts of a plugin's main input and output buses."""
+
+    inputs: int
+    outputs: int
+
+
+@dataclass(frozen=True)
 class PluginState:
     """Whether ``raw_state`` reads and writes back, and its size in bytes."""
 
@@ -126,6 +134,8 @@ class PluginRecord(PluginSummary):
     state: PluginState | None
     probe_ms: ProbeTimes | None
     parameters: list[Parameter]
+    # Set when pedalboard refused to host the plugin's buses (it needs as many in as out).
+    bus_layout: BusLayout | None = None
 
 
 @dataclass(frozen=True)

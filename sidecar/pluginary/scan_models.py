@@ -81,7 +81,8 @@ class ScanResult:
 
 @dataclass(frozen=True)
 class ScanProgress:
-    """Where a running scan is: ``done`` of ``total`` probes settled; what just happened."""
+    """Where a running scan is: ``done`` of ``total`` settled (classes, where a bundle is listed;
+    else bundles); what just happened."""
 
     done: int
     total: int

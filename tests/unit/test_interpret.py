@@ -326,3 +326,82 @@ def test_progress_changes_nothing_of_a_clean_run() -> None:
     plain = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
     progress = [*plain[:2], {"event": "describing", "class": "A", "done": 3, "total": 9}, ok("A")]
     assert interpret(TASK, run(progress), LIMITS) == interpret(TASK, run(plain), LIMITS)
+
+
+def _timed_out(events: list[dict[str, Any]]) -> str:
+    _, records, _ = interpret(
+        TASK, run(events, exit_code=None, signal="SIGKILL", limit="time"), LIMITS
+    )
+    return str(records[0][2]["error"])
+
+
+CHECKED_A = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
+
+
+def test_a_timeout_while_finding_channels_does_not_say_it_processed_audio() -> None:
+    """Issue 16: the audio check never began (probeMs.audio stays null): say what did run."""
+    events = [
+        *CHECKED_A,
+        {"event": "processing", "class": "A", "step": "channels", "channels": 1},
+        {"event": "processing", "class": "A", "step": "channels", "channels": 2},
+    ]
+    error = _timed_out(events)
+    assert error.endswith(" while finding the channel counts it accepts (trying 2 channels)")
+    assert "processing audio" not in error
+
+
+def test_a_timeout_names_the_check_it_was_on() -> None:
+    audio = [*CHECKED_A, {"event": "processing", "class": "A", "step": "audio"}]
+    assert _timed_out(audio).endswith(" while processing audio")
+    state = [*audio, {"event": "processing", "class": "A", "step": "state"}]
+    assert _timed_out(state).endswith(" while saving and restoring its state")
+
+
+def test_a_timeout_before_the_classes_are_known_says_it_was_listing_them() -> None:
+    error = _timed_out([])
+    assert error == "did not finish within 30 s; its process group was killed" + (
+        " while listing the bundle's classes"
+    )
+
+
+FIVE = {"event": "classes", "names": ["A", "B", "C", "D", "E"]}
+
+
+def test_a_split_probe_of_many_classes_shares_the_rest_among_the_workers() -> None:
+    """Issue 16: the first probe probes its first class; the others go to parallel probes."""
+    events = [FIVE, {"event": "begin", "class": "A"}, ok("A")]
+    state, records, follow_ups = interpret(TASK, run(events), LIMITS, share=3)
+    assert state == "ok" and [name for name, _, _ in records] == ["A"]
+    assert [task.classes for task in follow_ups] == [["B", "C"], ["D"], ["E"]]
+    assert all(task.bundle == TASK.bundle for task in follow_ups)
+
+
+def test_a_split_probe_whose_first_class_crashed_still_shares_the_rest() -> None:
+    events = [FIVE, {"event": "begin", "class": "A"}]
+    state, records, follow_ups = interpret(
+        TASK, run(events, exit_code=None, signal="SIGSEGV"), LIMITS, share=2
+    )
+    assert (state, [(name, status) for name, status, _ in records]) == (
+        "crashed",
+        [("A", "crashed")],
+    )
+    assert [task.classes for task in follow_ups] == [["B", "C"], ["D", "E"]]
+
+
+def test_a_one_class_bundle_is_one_probe_whatever_the_share() -> None:
+    events = [{"event": "classes", "names": ["A"]}, {"event": "begin", "class": "A"}, ok("A")]
+    assert interpret(TASK, run(events), LIMITS, share=4) == interpret(TASK, run(events), LIMITS)
+    assert interpret(TASK, run(events), LIMITS, share=4)[2] == []
+
+
+def test_a_probe_of_named_classes_is_never_split() -> None:
+    task = Task(**{**TASK.__dict__, "classes": ["B", "C"]})
+    events = [
+        {"event": "classes", "names": ["B", "C"]},
+        {"event": "begin", "class": "B"},
+        ok("B"),
+        {"event": "begin", "class": "C"},
+        ok("C"),
+    ]
+    state, records, follow_ups = interpret(task, run(events), LIMITS, share=2)
+    assert (state, len(records), follow_ups) == ("ok", 2, [])

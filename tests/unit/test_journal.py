@@ -67,10 +67,34 @@ def test_settle_adds_follow_up_tasks_atomically(tmp_path: Path) -> None:
     follow = PlannedTask(
         bundle=task.bundle, real_path=task.real_path, format="vst3", fingerprint="f0", classes=["C"]
     )
-    journal.settle(task, "crashed", [("A", "ok", {}), ("B", "crashed", {})], [follow])
+    added = journal.settle(task, "crashed", [("A", "ok", {}), ("B", "crashed", {})], [follow])
     (pending,) = journal.pending("s1")
-    assert pending.classes == ["C"]
-    assert journal.progress("s1").total == 2
+    assert pending.classes == ["C"] and added == [pending]
+    # Progress counts classes: the two recorded, and the one the follow-up names.
+    progress = journal.progress("s1")
+    assert (progress.settled, progress.total) == (2, 3)
+
+
+def test_progress_counts_a_listed_bundle_by_its_classes(tmp_path: Path) -> None:
+    """Issue 16: a bundle counts one until its first probe lists it, then its classes."""
+    journal, _ = Journal.open(tmp_path / "j.sqlite")
+    _begin(journal, 2)
+    first, _ = journal.pending("s1")
+    assert (journal.progress("s1").settled, journal.progress("s1").total) == (0, 2)
+    journal.start(first.id)
+    chunks = [
+        PlannedTask(
+            bundle=first.bundle,
+            real_path=first.real_path,
+            format="vst3",
+            fingerprint="f0",
+            classes=names,
+        )
+        for names in (["B", "C"], ["D"])
+    ]
+    journal.settle(first, "ok", [("A", "ok", {})], chunks)
+    progress = journal.progress("s1")
+    assert (progress.settled, progress.total) == (1, 5)  # A of A..D, and the other bundle.
 
 
 def test_a_journal_from_another_schema_version_is_moved_aside(tmp_path: Path) -> None:

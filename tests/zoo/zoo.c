@@ -17,8 +17,18 @@
    (IComponent, IAudioProcessor and IEditController on one object, no parameters), so pedalboard
    loads it and a behaviour that "returns normally" leaves a plugin that loads fine.
 
+   Multi-class bundles (issue 16) add:
+
+     -DZOO_CLASSES=N   N classes, named "<ZOO_NAME> 1" .. "<ZOO_NAME> N" (default 1: one class
+                       named ZOO_NAME, exactly as before);
+     -DZOO_CULPRIT=K   the class (1-based) whose load fires the behaviour; 0: every class, each
+                       once (default 1);
+     -DZOO_CHATTY=J    the class (1-based) that prints "zoo-chatty <name>" to stdout (buffered
+                       C stdio) and to stderr (a direct write) when it loads; 0: none (default).
+
    With ZOO_TRACE set in the environment every call from the host is logged to stderr. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -43,6 +53,18 @@
 #if !defined(ZOO_NAME) || !defined(ZOO_BEHAVIOUR) || !defined(ZOO_STAGE)
 #error "build with -DZOO_NAME=... -DZOO_BEHAVIOUR=behave_... -DZOO_STAGE=ZOO_..."
 #endif
+#ifndef ZOO_CLASSES
+#define ZOO_CLASSES 1
+#endif
+#ifndef ZOO_CULPRIT
+#define ZOO_CULPRIT 1
+#endif
+#ifndef ZOO_CHATTY
+#define ZOO_CHATTY 0
+#endif
+#ifndef ZOO_INPUT_CHANNELS /* the main input bus's channels: 1 makes a mono-in, stereo-out effect */
+#define ZOO_INPUT_CHANNELS 2
+#endif
 
 #define EXPORT __attribute__((visibility("default")))
 #define UNUSED __attribute__((unused))
@@ -62,6 +84,8 @@ enum { kMain = 0 };                         /* BusType */
 enum { kDefaultActive = 1 };                /* BusInfo flags */
 enum { kSample32 = 0 };
 static const uint64_t kStereo = 0x3;        /* SpeakerArrangement: left | right */
+/* The main input's arrangement: stereo, or (ZOO_INPUT_CHANNELS 1) mono, the centre speaker. */
+static const uint64_t kInputArrangement = ZOO_INPUT_CHANNELS == 1 ? 0x80000 : 0x3;
 
 #define UID(a, b, c, d) {                                                                     \
         (char)((a) >> 24), (char)((a) >> 16), (char)((a) >> 8), (char)(a),                    \
@@ -442,11 +466,42 @@ UNUSED static void behave_fork_many(void) {
     await_ready(ready);
 }
 
-UNUSED static void misbehave(const char *where) {
-    static bool done; /* once per process: the host may call the trigger again */
-    if (done)
+/* The class whose load fires the behaviour (0-based), for behaviours that care. */
+static int misbehaving_class;
+
+/* Multi-class bundles only: every class but the first leaves a file named after its process in
+   the folder $ZOO_RENDEZVOUS, then waits (without end: only a time limit stops it) until
+   $ZOO_RENDEZVOUS_COUNT (default 2) processes have arrived. It loads only if that many of its
+   classes are being loaded at once, by different processes. */
+UNUSED static void behave_rendezvous(void) {
+    const char *folder = getenv("ZOO_RENDEZVOUS"), *text = getenv("ZOO_RENDEZVOUS_COUNT");
+    int wanted = text ? atoi(text) : 2;
+    char path[512];
+    if (misbehaving_class == 0 || folder == NULL)
         return;
-    done = true;
+    snprintf(path, sizeof path, "%s/%d", folder, getpid());
+    int fd = open(path, O_WRONLY | O_CREAT, 0600);
+    if (fd >= 0)
+        close(fd);
+    for (;;) {
+        int arrived = 0;
+        DIR *dir = opendir(folder);
+        for (struct dirent *entry; dir != NULL && (entry = readdir(dir)) != NULL;)
+            arrived += entry->d_name[0] != '.';
+        if (dir != NULL)
+            closedir(dir);
+        if (arrived >= wanted)
+            return;
+        sleep_ms(10);
+    }
+}
+
+UNUSED static void misbehave(int index, const char *where) {
+    static bool done[ZOO_CLASSES]; /* once per class per process: the host may call again */
+    if (done[index])
+        return;
+    done[index] = true;
+    misbehaving_class = index;
     trace(where);
     ZOO_BEHAVIOUR();
 }
@@ -458,21 +513,30 @@ typedef struct {
     const IAudioProcessorVtbl *processor;
     const IEditControllerVtbl *controller;
     uint32_t refs;
+    int index; /* which class */
 } Plugin;
 
 #define FROM(member, self) ((Plugin *)((char *)(self) - offsetof(Plugin, member)))
 
-static TUID class_id;
+static TUID class_ids[ZOO_CLASSES];
+static char class_names[ZOO_CLASSES][64];
 
-static void make_class_id(void) {
-    /* FNV-1a of the name, spread over 16 bytes: a distinct class id per bundle. */
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (const char *c = ZOO_NAME; *c; ++c)
-        hash = (hash ^ (unsigned char)*c) * 0x100000001b3ULL;
-    for (int i = 0; i < 16; ++i) {
-        class_id[i] = (char)(hash >> (8 * (i % 8)));
-        if (i == 7)
-            hash = hash * 0x100000001b3ULL + 0x9E3779B97F4A7C15ULL;
+static void make_class_ids(void) {
+    for (int index = 0; index < ZOO_CLASSES; ++index) {
+        char *name = class_names[index];
+        if (ZOO_CLASSES == 1)
+            snprintf(name, 64, "%s", ZOO_NAME);
+        else
+            snprintf(name, 64, "%s %d", ZOO_NAME, index + 1);
+        /* FNV-1a of the name, spread over 16 bytes: a distinct class id per class. */
+        uint64_t hash = 0xcbf29ce484222325ULL;
+        for (const char *c = name; *c; ++c)
+            hash = (hash ^ (unsigned char)*c) * 0x100000001b3ULL;
+        for (int i = 0; i < 16; ++i) {
+            class_ids[index][i] = (char)(hash >> (8 * (i % 8)));
+            if (i == 7)
+                hash = hash * 0x100000001b3ULL + 0x9E3779B97F4A7C15ULL;
+        }
     }
 }
 
@@ -527,10 +591,17 @@ static tresult base_terminate(void *self) {
 }
 
 static tresult component_get_controller_class_id(void *self, TUID cid) {
-    (void)self;
+    int index = FROM(component, self)->index;
     trace("IComponent::getControllerClassId");
+    if (index + 1 == ZOO_CHATTY) {
+        char line[128];
+        printf("zoo-chatty %s on stdout\n", class_names[index]); /* buffered: the host flushes */
+        snprintf(line, sizeof line, "zoo-chatty %s on stderr\n", class_names[index]);
+        note(line);
+    }
 #if ZOO_STAGE == ZOO_LOAD
-    misbehave("misbehave at load");
+    if (ZOO_CULPRIT == 0 || index + 1 == ZOO_CULPRIT)
+        misbehave(index, "misbehave at load");
 #endif
     memset(cid, 0, 16); /* no separate controller: the host asks this object for one */
     return kResultFalse;
@@ -556,7 +627,7 @@ static tresult component_get_bus_info(void *self, int32_t type, int32_t dir, int
     memset(bus, 0, sizeof *bus);
     bus->mediaType = kAudio;
     bus->direction = dir;
-    bus->channelCount = 2;
+    bus->channelCount = dir == kInput ? ZOO_INPUT_CHANNELS : 2;
     bus->name[0] = 'M', bus->name[1] = 'a', bus->name[2] = 'i', bus->name[3] = 'n';
     bus->busType = kMain;
     bus->flags = kDefaultActive;
@@ -596,16 +667,16 @@ static tresult processor_set_bus_arrangements(void *self, uint64_t *ins, int32_t
                                               uint64_t *outs, int32_t nouts) {
     (void)self;
     trace("IAudioProcessor::setBusArrangements");
-    return nins == 1 && nouts == 1 && ins[0] == kStereo && outs[0] == kStereo ? kResultTrue
-                                                                              : kResultFalse;
+    bool ours = nins == 1 && nouts == 1 && ins[0] == kInputArrangement && outs[0] == kStereo;
+    return ours ? kResultTrue : kResultFalse;
 }
 
 static tresult processor_get_bus_arrangement(void *self, int32_t dir, int32_t index,
                                              uint64_t *arrangement) {
-    (void)self, (void)dir;
+    (void)self;
     if (index != 0)
         return kInvalidArgument;
-    *arrangement = kStereo;
+    *arrangement = dir == kInput ? kInputArrangement : kStereo;
     return kResultOk;
 }
 
@@ -740,19 +811,19 @@ static tresult factory_get_factory_info(void *self, PFactoryInfo *info) {
 static int32_t factory_count_classes(void *self) {
     (void)self;
     trace("IPluginFactory::countClasses");
-    return 1;
+    return ZOO_CLASSES;
 }
 
 static tresult factory_get_class_info(void *self, int32_t index, PClassInfo *info) {
     (void)self;
     trace("IPluginFactory::getClassInfo");
-    if (index != 0)
+    if (index < 0 || index >= ZOO_CLASSES)
         return kInvalidArgument;
     memset(info, 0, sizeof *info);
-    memcpy(info->cid, class_id, 16);
+    memcpy(info->cid, class_ids[index], 16);
     info->cardinality = kManyInstances;
     strcpy(info->category, "Audio Module Class");
-    snprintf(info->name, sizeof info->name, "%s", ZOO_NAME);
+    snprintf(info->name, sizeof info->name, "%s", class_names[index]);
     return kResultOk;
 }
 
@@ -760,11 +831,15 @@ static tresult factory_create_instance(void *self, const char *cid, const char *
     (void)self;
     trace("IPluginFactory::createInstance");
     *obj = NULL;
-    if (memcmp(cid, class_id, 16) != 0)
+    int index = 0;
+    while (index < ZOO_CLASSES && memcmp(cid, class_ids[index], 16) != 0)
+        ++index;
+    if (index == ZOO_CLASSES)
         return kNoInterface;
     Plugin *plugin = calloc(1, sizeof *plugin);
     if (plugin == NULL)
         return kResultFalse;
+    plugin->index = index;
     plugin->component = &component_vtbl;
     plugin->processor = &processor_vtbl;
     plugin->controller = &controller_vtbl;
@@ -793,7 +868,7 @@ EXPORT bool ModuleEntry(void *handle) {
 EXPORT bool ModuleExit(void) {
     trace("ModuleExit");
 #if ZOO_STAGE == ZOO_UNLOAD
-    misbehave("misbehave at unload");
+    misbehave(0, "misbehave at unload");
 #endif
     return true;
 }
@@ -801,8 +876,8 @@ EXPORT bool ModuleExit(void) {
 EXPORT void *GetPluginFactory(void) {
     trace("GetPluginFactory");
 #if ZOO_STAGE == ZOO_ENUMERATE
-    misbehave("misbehave at enumerate");
+    misbehave(0, "misbehave at enumerate");
 #endif
-    make_class_id();
+    make_class_ids();
     return &factory;
 }

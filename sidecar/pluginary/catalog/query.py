@@ -19,6 +19,7 @@ from pluginary.models import (
     KINDS,
     STATUSES,
     AudioCheck,
+    BusLayout,
     CatalogCounts,
     Parameter,
     ParameterSample,
@@ -278,7 +279,7 @@ def get_plugin(db: sqlite3.Connection, ident: str) -> PluginRecord:
     row = db.execute(
         f"SELECT p.rowid, {SUMMARY_COLUMNS}, p.identifier, p.error, p.diagnosis, p.signal,"
         " p.exit_code, p.output_tail, p.duration_ms, p.scan_id, p.scanned_at, p.audio_check,"
-        " p.state, p.probe_ms FROM plugins p WHERE p.id = ?",
+        " p.state, p.probe_ms, p.extra FROM plugins p WHERE p.id = ?",
         (ident,),
     ).fetchone()
     if row is None:
@@ -316,7 +317,8 @@ def get_plugin(db: sqlite3.Connection, ident: str) -> PluginRecord:
     ]
     summary = _summary(row[1:15])
     (identifier, error, diagnosis, signal, exit_code, tail, duration, scan_id, scanned) = row[15:24]
-    audio_check, state, probe_ms = (None if v is None else json.loads(v) for v in row[24:])
+    audio_check, state, probe_ms = (None if v is None else json.loads(v) for v in row[24:27])
+    layout = json.loads(row[27] or "{}").get("bus_layout")
     return PluginRecord(
         **dataclasses.asdict(summary),
         identifier=identifier,
@@ -332,6 +334,7 @@ def get_plugin(db: sqlite3.Connection, ident: str) -> PluginRecord:
         state=None if state is None else _plugin_state(state),
         probe_ms=None if probe_ms is None else _probe_times(probe_ms),
         parameters=parameters,
+        bus_layout=None if layout is None else BusLayout(layout["inputs"], layout["outputs"]),
     )
 
 

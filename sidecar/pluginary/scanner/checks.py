@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+import re
+from collections.abc import Callable
 from typing import Any
 
 # models.CHANNEL_COUNTS, which this child-side module cannot import (a test keeps them equal).
@@ -23,16 +25,50 @@ CONTINUOUS_STEPS = 0x7FFFFFFF
 SUSPECT_STEPS = 1_000_000
 
 
-def supported_channels(plugin: Any, instrument: bool = False) -> list[int]:
+# pedalboard processes as many channels out as in: a plugin whose main buses differ (mono in,
+# stereo out) is refused at load with these words, which read like a fact about channels.
+_LAYOUT_REFUSED = re.compile(
+    r"does not support \d+-channel output\. \(Main bus currently expects (\d+) input"
+    r" channels? and (\d+) output channels?\.\)"
+)
+
+
+def unhostable_layout(message: str) -> dict[str, int] | None:
+    """The main buses' channel counts, when ``message`` is pedalboard refusing them."""
+    found = _LAYOUT_REFUSED.search(message)
+    if found is None:
+        return None
+    inputs, outputs = int(found[1]), int(found[2])
+    return {"inputs": inputs, "outputs": outputs} if inputs != outputs else None
+
+
+def layout_error(layout: dict[str, int]) -> str:
+    """What a refused layout is: pedalboard's limit, not the plugin's channels."""
+    return (
+        f"pedalboard cannot host its bus layout: its main buses have {_channels(layout['inputs'])}"
+        f" in and {_channels(layout['outputs'])} out, and pedalboard processes as many channels"
+        " out as in"
+    )
+
+
+def _channels(count: int) -> str:
+    return f"{count} channel{'' if count == 1 else 's'}"
+
+
+def supported_channels(
+    plugin: Any, instrument: bool = False, trying: Callable[[int], None] = lambda count: None
+) -> list[int]:
     """The channel counts among :data:`CHANNEL_COUNTS` for which ``process()`` accepts a buffer.
 
     An instrument takes no audio in (pedalboard refuses any input buffer): what counts is how
-    many channels it renders from MIDI, so it is asked for that many instead.
+    many channels it renders from MIDI, so it is asked for that many instead. ``trying`` is told
+    each count before it is tried (a hang then says which).
     """
     import numpy as np
 
     accepted = []
     for count in CHANNEL_COUNTS:
+        trying(count)
         try:
             if instrument:
                 plugin([], duration=64 / SAMPLE_RATE, sample_rate=SAMPLE_RATE, num_channels=count)

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import dataclasses
 import functools
+import math
 import os
 import secrets
 import sqlite3
@@ -342,11 +343,20 @@ class Scanner:
         report: Callable[[str], None],
         counts: _ProbeCounts,
     ) -> None:
-        """Probe ``tasks`` with ``workers`` probes at a time."""
-        send, receive = anyio.create_memory_object_stream[Task](len(tasks))
+        """Probe ``tasks`` with ``workers`` probes at a time.
+
+        A bundle's classes are shared among the workers (issue 16): with more than one worker,
+        a bundle probed whole is asked to split (its first class probed, the others listed), and
+        the follow-up tasks holding the others join this batch at once, for idle workers. A
+        one-class bundle is one probe, as ever.
+        """
+        send, receive = anyio.create_memory_object_stream[Task](math.inf)
         for task in tasks:
             send.send_nowait(task)
-        send.close()
+        unsettled = len(tasks)  # The stream closes when none is left, follow-ups included.
+        if not unsettled:
+            send.close()
+        share = workers if workers > 1 else 1
         limits = ProbeLimits(
             timeout_seconds=options.timeout_seconds,
             memory_mib=options.memory_limit_mib,
@@ -357,6 +367,7 @@ class Scanner:
         in_flight: dict[int, bool] = {}
 
         async def worker() -> None:
+            nonlocal unsettled
             async for task in receive:
                 await self._in_thread(journal.start, task.id)
                 for other in in_flight:
@@ -368,6 +379,7 @@ class Scanner:
                     limits,
                     timeout_seconds=task_timeout(limits.timeout_seconds, task.timeout_scale),
                 )
+                split = share > 1 and task.classes is None
                 run = await launcher.probe(
                     task.id,
                     task.bundle,
@@ -376,25 +388,35 @@ class Scanner:
                     task_limits,
                     format=task.format,
                     audio=options.audio_check,
+                    split=split,
                 )
+                added: list[Task] = []
                 if in_flight[task.id] and _maybe_a_neighbours_doing(run):
                     died = f"its probe died with {run.signal}"
                     why = f"its probe server went down ({run.lost})" if run.lost else died
                     self.log(f"{display(task.bundle)}: {why} beside others; probing it again alone")
                     await self._in_thread(journal.run_alone, task.id)
                 else:
-                    state, records, follow_ups = interpret(task, run, task_limits)
+                    state, records, follow_ups = interpret(
+                        task, run, task_limits, share if split else 1
+                    )
                     # Journaled and reported in one trip to the writer thread.
-                    await self._in_thread(
+                    added = await self._in_thread(
                         _settle_and_report, journal, task, state, records, follow_ups, report
                     )
                 del in_flight[task.id]
+                unsettled += len(added) - 1
+                for follow_up in added:  # Other workers take them now, not after the batch.
+                    send.send_nowait(follow_up)
+                if not unsettled:
+                    send.close()
                 counts.recorded += 1
                 fault_point("probe:after-result", counts.recorded)
 
         try:
             async with anyio.create_task_group() as group:
-                for _ in range(min(workers, len(tasks))):
+                # Every worker, even for fewer tasks: a bundle's classes may come to share them.
+                for _ in range(workers if share > 1 else min(workers, len(tasks))):
                     group.start_soon(worker)
         finally:
             # Stopped on purpose (cancelled): what was in flight goes back to pending.
@@ -525,9 +547,10 @@ def _settle_and_report(
     records: list[Record],
     follow_ups: list[PlannedTask],
     report: Callable[[str], None],
-) -> None:
-    journal.settle(task, state, records, follow_ups)
+) -> list[Task]:
+    added = journal.settle(task, state, records, follow_ups)
     report(_describe(task, records))
+    return added
 
 
 def _release_free_memory() -> None:
@@ -592,7 +615,7 @@ def _ending(run: ProbeRun, limits: ProbeLimits) -> tuple[str, str]:
 
 
 def interpret(
-    task: Task, run: ProbeRun, limits: ProbeLimits
+    task: Task, run: ProbeRun, limits: ProbeLimits, share: int = 1
 ) -> tuple[str, list[Record], list[PlannedTask]]:
     """Turn what a probe process did into the task's state, plugin records and follow-up tasks.
 
@@ -600,31 +623,46 @@ def interpret(
     the class that was loading (or processing audio, or unloading: then its record keeps what
     loading learnt); classes the probe never reached get a follow-up task, so one bad class
     cannot hide the others of its bundle. A bundle never ends ``ok`` without a record.
+
+    ``share`` > 1: the probe was asked to split (``probe_bundle``): of a bundle found to hold
+    several classes it probed only the first, and the others become up to ``share`` follow-up
+    tasks of consecutive classes, for as many probes in parallel.
     """
     module_classes = {
         c["name"]: c for c in ((task.module_info or {}).get("classes") or []) if c.get("name")
     }
-    common = {"output_tail": run.output_tail}
+
+    def common(name: str | None) -> dict[str, Any]:
+        # A record keeps what its own class printed; the bundle's, everything the probe did.
+        tail = run.output_tail if name is None else run.class_tails.get(name, run.output_tail)
+        return {"output_tail": tail}
+
     names: list[str] | None = task.classes
     begun: list[str | None] = []
-    processing: str | None = None  # The class processing audio, until its facts arrive.
+    processing: str | None = None  # The class being checked, until its facts arrive.
+    step: tuple[str | None, int | None] = (None, None)  # Which check it was on (and channels).
     unloading: str | None = None  # The class being destroyed, until the next step.
     described: dict[str | None, tuple[int, int]] = {}  # How far describing each class got.
     by_class: dict[str | None, tuple[str, dict[str, Any]]] = {}
     state = "ok"
+    shared: list[str] = []  # Classes listed here for other probes.
     for event in run.events:
         kind = event.get("event")
         name = event.get("class")
         if kind == "classes":
             names = list(event["names"])
+            if share > 1 and task.classes is None and len(names) > 1:
+                names, shared = names[:1], names[1:]
         elif kind == "begin":
             begun.append(name)
             unloading = None
         elif kind == "result" and event["status"] == "ok":
-            by_class[name] = ("ok", _ok_record(event, common))
+            by_class[name] = ("ok", _ok_record(event, common(name)))
         elif kind == "result":
-            record = _failure_record(task, name, module_classes, common)
+            record = _failure_record(task, name, module_classes, common(name))
             record.update(error=event.get("error"), diagnosis=event.get("diagnosis"))
+            if event.get("bus_layout") is not None:  # What pedalboard could not host.
+                record["extra"] = {"bus_layout": event["bus_layout"]}
             record["duration_ms"] = event.get("load_ms")
             by_class[name] = ("failed", record)
             if name is None:
@@ -632,7 +670,7 @@ def interpret(
         elif kind == "describing":
             described[name] = (event["done"], event["total"])
         elif kind == "processing":
-            processing = name
+            processing, step = name, (event.get("step"), event.get("channels"))
         elif kind == "checked" and name in by_class:
             _add_facts(by_class[name][1], event["facts"])
             processing = None
@@ -658,7 +696,7 @@ def interpret(
         if processing is not None and processing in by_class:
             culprit = processing
             failure = by_class[processing][1]
-            error += " while processing audio"
+            error += _checking_phase(step)
             failure["audio_check"] = {"ok": False, "error": error}
         elif unloading is not None and unloading in by_class:
             culprit = unloading
@@ -672,14 +710,16 @@ def interpret(
             culprit = next((n for n in begun if n not in by_class), None)
             if status == "timeout" and culprit is not None:
                 error += _loading_phase(described.get(culprit))
-            failure = _failure_record(task, culprit, module_classes, common)
+            elif status == "timeout" and names is None:
+                error += " while listing the bundle's classes"
+            failure = _failure_record(task, culprit, module_classes, common(culprit))
             failure["duration_ms"] = run.duration_ms
         failure.update(error=error, signal=run.signal, exit_code=run.exit_code)
         by_class[culprit] = (status, failure)
         state = status
     elif state == "ok" and not by_class and not task.skip:
         state = "failed"  # Nothing to show for a finished probe is not a success.
-        failure = _failure_record(task, None, module_classes, common)
+        failure = _failure_record(task, None, module_classes, common(None))
         failure["error"] = "the bundle holds no plugin classes"
         by_class[None] = ("failed", failure)
     records = [(name, status, record) for name, (status, record) in by_class.items()]
@@ -688,19 +728,51 @@ def interpret(
     if unfinished and names is not None and culprit is not None:
         remaining = [n for n in names if n not in by_class and n not in begun]
         if remaining:
-            follow_ups.append(
-                PlannedTask(
-                    bundle=task.bundle,
-                    real_path=task.real_path,
-                    format=task.format,
-                    fingerprint=task.fingerprint,
-                    module_info=task.module_info,
-                    classes=remaining,
-                    skip=tuple(task.skip),
-                    timeout_scale=task.timeout_scale,
-                )
-            )
+            follow_ups.append(_follow_up(task, remaining))
+    follow_ups += [_follow_up(task, chunk) for chunk in _chunks(shared, share)]
     return state, records, follow_ups
+
+
+def _follow_up(task: Task, classes: list[str]) -> PlannedTask:
+    return PlannedTask(
+        bundle=task.bundle,
+        real_path=task.real_path,
+        format=task.format,
+        fingerprint=task.fingerprint,
+        module_info=task.module_info,
+        classes=classes,
+        skip=tuple(task.skip),
+        timeout_scale=task.timeout_scale,
+    )
+
+
+def _chunks(names: list[str], count: int) -> list[list[str]]:
+    """``names`` in at most ``count`` runs of consecutive classes, as even as they come."""
+    count = min(count, len(names))
+    size, extra = divmod(len(names), max(count, 1))
+    chunks, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        chunks.append(names[start:end])
+        start = end
+    return chunks
+
+
+# What a loaded plugin was doing at each step of its checks (probe.py's ``processing`` events).
+_CHECKING_STEPS = {
+    "channels": " while finding the channel counts it accepts",
+    "audio": " while processing audio",
+    "state": " while saving and restoring its state",
+}
+
+
+def _checking_phase(step: tuple[str | None, int | None]) -> str:
+    """Where a loaded plugin's checks stopped; a report without steps only knew "processing"."""
+    kind, channels = step
+    phase = _CHECKING_STEPS.get(kind or "audio", " while checking it")
+    if channels is None:
+        return phase
+    return f"{phase} (trying {channels} channel{'' if channels == 1 else 's'})"
 
 
 def _loading_phase(described: tuple[int, int] | None) -> str:

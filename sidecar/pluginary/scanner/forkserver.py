@@ -5,8 +5,11 @@ talks JSON lines over its own stdin/stdout (never the sidecar's). Forking a warm
 milliseconds, where a fresh interpreter importing pedalboard costs a quarter of a second.
 
 Requests: ``{"op": "probe", "task": N, "bundle": P, "format": "vst3"|"au", "classes": [...]|null,
-"skip": [...], "audio": bool, "result": F, "output": F, "timeout": S, "memory_mib": M|null,
-"output_mib": M|null}``, ``{"op": "kill", "task": N}`` (cancel) and ``{"op": "stop"}``.
+"skip": [...], "audio": bool, "split": bool, "result": F, "output": F, "timeout": S,
+"memory_mib": M|null, "output_mib": M|null}``, ``{"op": "kill", "task": N}`` (cancel) and
+``{"op": "stop"}``.
+``timeout`` is each class's limit: the deadline restarts when the probe begins another class
+(``classclock.py`` reads its result file as it grows).
 Reports: ``{"ready": true, "pid": P, "isolation": I}`` once; per probe ``{"started": N, "pid": P}``
 then ``{"exited": N, "code": C, "signal": S, "limit": "time"|"memory"|"output"|null}`` — or
 ``{"refused": N, "error": E, "path": F}`` when the probe cannot start (its files cannot be
@@ -40,10 +43,12 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pluginary.scanner import containment, runs
 from pluginary.scanner.checks import noise_burst
+from pluginary.scanner.classclock import ClassClock
 from pluginary.scanner.probe import PROBE_FAILED, run_request
 
 HEARTBEAT_SECONDS = 1.0
@@ -59,7 +64,7 @@ class Child:
 
     task: int
     host_pid: int
-    deadline: float
+    clock: ClassClock  # The deadline of the class it is on.
     memory_bytes: int | None
     limit: str | None = None  # Set when this server killed it for exceeding one.
     peak_bytes: int = 0
@@ -117,14 +122,14 @@ class ForkServer:
     def wait_seconds(self) -> float | None:
         if not self.children:
             return None
-        nearest = min(child.deadline for child in self.children.values())
+        nearest = min(child.clock.deadline for child in self.children.values())
         return max(0.0, min(HEARTBEAT_SECONDS, nearest - time.monotonic()))
 
     def forgive_stall(self, overslept: float) -> None:
         """This process was stopped (or the machine froze): move every deadline on by as much."""
         if overslept > STALL_SLACK_SECONDS:
             for child in self.children.values():
-                child.deadline += overslept
+                child.clock.delay(overslept)
 
     def heartbeat(self) -> None:
         now = time.monotonic()
@@ -195,7 +200,12 @@ class ForkServer:
         self.children[pid] = Child(
             task=task,
             host_pid=host,
-            deadline=time.monotonic() + float(request.get("timeout") or 30),
+            clock=ClassClock(
+                Path(request["result"]),
+                float(request.get("timeout") or 30),
+                time.monotonic(),
+                request.get("classes"),
+            ),
             memory_bytes=None if memory is None else int(memory * MIB),
         )
         self.report({"started": task, "pid": host})
@@ -284,7 +294,9 @@ class ForkServer:
                 child.peak_bytes = max(child.peak_bytes, size)
                 if size > child.memory_bytes:
                     child.limit = "memory"
-            if child.limit is None and now >= child.deadline:
+            # Every turn (at least each second): a class begun gets its own limit from about then.
+            child.clock.poll(now)
+            if child.limit is None and now >= child.clock.deadline:
                 child.limit = "time"
             if child.limit is not None:
                 containment.kill_process_and_group(pid)

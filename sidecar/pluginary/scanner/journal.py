@@ -378,10 +378,14 @@ class Journal:
         state: str,
         results: Sequence[tuple[str | None, str, dict[str, Any]]],
         follow_ups: Sequence[PlannedTask] = (),
-    ) -> None:
-        """Record a probe's outcome and results (and tasks for classes it left undone), at once."""
+    ) -> list[Task]:
+        """Record a probe's outcome and results (and tasks for classes it left undone), at once;
+        the follow-up tasks as journaled (pending)."""
         with transaction(self.db):
-            self._settle(task, state, results, follow_ups, time.time())
+            first = self._settle(task, state, results, follow_ups, time.time())
+        if not follow_ups:
+            return []
+        return self._tasks("id >= ? AND id < ?", (first, first + len(follow_ups)))
 
     def _settle(
         self,
@@ -390,7 +394,8 @@ class Journal:
         results: Sequence[tuple[str | None, str, dict[str, Any]]],
         follow_ups: Sequence[PlannedTask],
         now: float,
-    ) -> None:
+    ) -> int:
+        """The id the first follow-up task gets (ids are consecutive: one writer)."""
         self.db.execute(
             "UPDATE tasks SET state = ?, updated_at = ? WHERE id = ?", (state, now, task.id)
         )
@@ -403,7 +408,9 @@ class Journal:
             ],
         )
         scan_id = self.db.execute("SELECT scan_id FROM tasks WHERE id = ?", (task.id,)).fetchone()
+        (last,) = self.db.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
         self._insert_tasks(scan_id[0], follow_ups, now)
+        return int(last) + 1
 
     @_journaled
     def add_probe_time(self, scan_id: str, milliseconds: float) -> None:
@@ -419,15 +426,23 @@ class Journal:
 
     @_journaled
     def progress(self, scan_id: str) -> Progress:
-        counts = dict(
-            self.db.execute(
-                "SELECT state, count(*) FROM tasks WHERE scan_id = ? GROUP BY state", (scan_id,)
+        """How far the scan got, in classes where they are known (issue 16): a settled task
+        counts its records, one waiting its named classes, one whose bundle is not yet listed
+        one; so a bundle of many classes weighs as many, once its first probe has listed them."""
+        counts = {
+            state: (tasks, weight)
+            for state, tasks, weight in self.db.execute(
+                "SELECT state, count(*), sum(CASE WHEN state IN ('ok', 'failed', 'timeout',"
+                " 'crashed') THEN max(1, (SELECT count(*) FROM results r WHERE r.task_id = t.id))"
+                " ELSE coalesce(json_array_length(classes), 1) END)"
+                " FROM tasks t WHERE scan_id = ? GROUP BY state",
+                (scan_id,),
             ).fetchall()
-        )
+        }
         return Progress(
-            total=sum(counts.values()),
-            settled=sum(counts.get(state, 0) for state in SETTLED_STATES),
-            running=counts.get("running", 0),
+            total=sum(weight for _, weight in counts.values()),
+            settled=sum(counts.get(state, (0, 0))[1] for state in SETTLED_STATES),
+            running=counts.get("running", (0, 0))[0],
         )
 
     # -- committing -----------------------------------------------------------------------

@@ -28,9 +28,10 @@ from anyio.abc import Process
 
 from pluginary.errors import StorageError
 from pluginary.scanner import containment
+from pluginary.scanner.classclock import ClassClock
 from pluginary.scanner.probe import RESULT_UNWRITABLE
 from pluginary.scanner.reports import parse_report
-from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_result, read_tail
+from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_result, read_tails
 
 # Seconds of silence (while probes run; the server says it is alive every second) after which the
 # fork server counts as stopped or wedged. Stalls of the sidecar itself do not count.
@@ -62,6 +63,7 @@ class _Pending:
     quiet_ticks: int = 0  # Sidecar-side age, in ticks that were not stalls.
     overdue_ticks: int = 0
     started: bool = False  # The server said it forked the probe.
+    clock: ClassClock | None = None  # Its classes as they begin: each restarts the overdue count.
 
 
 class _Server:
@@ -241,6 +243,8 @@ class ForkServerLauncher:
                 return
             for task, pending in server.pending.items():
                 pending.quiet_ticks += 1
+                if pending.clock is not None and pending.clock.poll(time.monotonic()):
+                    pending.quiet_ticks = 0  # Another class began: its own limit starts.
                 if pending.quiet_ticks > pending.overdue_ticks > 0:
                     self.log(
                         f"the fork server never reported the end of probe {task}; restarting it"
@@ -258,6 +262,7 @@ class ForkServerLauncher:
         *,
         format: str = "vst3",
         audio: bool = True,
+        split: bool = False,
     ) -> ProbeRun:
         """Probe one bundle in a fresh child; the fork server holds it to ``limits``.
 
@@ -267,7 +272,7 @@ class ForkServerLauncher:
         """
         for _ in range(NEVER_STARTED_RETRIES):
             run, started = await self._probe_once(
-                task, bundle, classes, skip, limits, format=format, audio=audio
+                task, bundle, classes, skip, limits, format=format, audio=audio, split=split
             )
             if run.lost is None or started:
                 return run
@@ -284,12 +289,14 @@ class ForkServerLauncher:
         *,
         format: str,
         audio: bool,
+        split: bool,
     ) -> tuple[ProbeRun, bool]:
         """One probe on the current server; its run, and whether the server started it."""
         server = await self._ensure_started()
         result_path = self.scratch / f"{task}.result"
         output_path = self.scratch / f"{task}.output"
         pending = server.pending[task] = _Pending()
+        pending.clock = ClassClock(result_path, limits.timeout_seconds, time.monotonic(), classes)
         pending.overdue_ticks = round(
             (limits.timeout_seconds + OVERDUE_GRACE_SECONDS) / TICK_SECONDS
         )
@@ -306,6 +313,7 @@ class ForkServerLauncher:
                         "classes": classes,
                         "skip": skip,
                         "audio": audio,
+                        "split": split,
                         "result": str(result_path),
                         "output": str(output_path),
                         "timeout": limits.timeout_seconds,
@@ -327,6 +335,7 @@ class ForkServerLauncher:
                 check_scratch(self.scratch, result_path)  # A plugin may exit with that status too.
             data = read_result(self.scratch, result_path)
             events, problem = parse_report(data)
+            output_tail, class_tails = read_tails(output_path, events)
             run = ProbeRun(
                 events=events,
                 exit_code=report["code"],
@@ -334,7 +343,8 @@ class ForkServerLauncher:
                 limit=report["limit"],
                 problem=problem,
                 lost=None if pending.report is not None else server.death or "it died",
-                output_tail=read_tail(output_path),
+                output_tail=output_tail,
+                class_tails=class_tails,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
             return run, pending.started

@@ -35,6 +35,7 @@ from anyio.abc import Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from pluginary.errors import StorageError
+from pluginary.scanner.classclock import ClassClock
 from pluginary.scanner.nanny import PEAK_FILE_ENV
 from pluginary.scanner.probe import RESULT_UNWRITABLE
 from pluginary.scanner.processtree import (
@@ -50,7 +51,7 @@ from pluginary.scanner.runs import (
     check_scratch,
     ran_out_of_memory,
     read_result,
-    read_tail,
+    read_tails,
 )
 
 # How many probes a worker runs before it is replaced by a fresh one (a leak, or a plugin's
@@ -135,6 +136,7 @@ class WorkerPoolLauncher:
         *,
         format: str = "vst3",
         audio: bool = True,
+        split: bool = False,
     ) -> ProbeRun:
         """Probe one bundle in a worker; crashes after other probes are checked in a fresh one."""
         request = {
@@ -145,6 +147,7 @@ class WorkerPoolLauncher:
             "classes": classes,
             "skip": skip,
             "audio": audio,
+            "split": split,
             "memory_mib": limits.memory_mib,
             "output_mib": limits.output_mib,
         }
@@ -171,17 +174,22 @@ class WorkerPoolLauncher:
         try:
             await _send(worker.process, {**request, "result": str(result_path),
                                          "output": str(output_path)})  # fmt: skip
-            ending = await self._await_end(worker, task, limits)
+            clock = ClassClock(
+                result_path, limits.timeout_seconds, time.monotonic(), request.get("classes")
+            )
+            ending = await self._await_end(worker, task, clock, limits.memory_mib)
             if ending.code == RESULT_UNWRITABLE:
                 check_scratch(self.scratch, result_path)  # A plugin may exit with that status too.
             events, problem = parse_report(read_result(self.scratch, result_path))
+            output_tail, class_tails = read_tails(output_path, events)
             run = ProbeRun(
                 events=events,
                 exit_code=ending.code,
                 signal=ending.signal,
                 limit=ending.limit,
                 problem=ending.problem or problem,
-                output_tail=read_tail(output_path),
+                output_tail=output_tail,
+                class_tails=class_tails,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
         except BaseException:
@@ -202,16 +210,23 @@ class WorkerPoolLauncher:
             self._idle.append(worker)
         return run, not ending.reported
 
-    async def _await_end(self, worker: _Worker, task: int, limits: ProbeLimits) -> _Ending:
-        deadline = time.monotonic() + limits.timeout_seconds
-        while (remaining := deadline - time.monotonic()) > 0:
+    async def _await_end(
+        self, worker: _Worker, task: int, clock: ClassClock, memory_mib: float | None
+    ) -> _Ending:
+        """How the probe ended; its time limit is each class's (``clock``), checked each tick."""
+        while True:
+            now = time.monotonic()
+            clock.poll(now)  # A class begun since the last tick gets its own limit.
+            remaining = clock.deadline - now
+            if remaining <= 0:
+                break
             step = min(remaining, TICK_SECONDS)
             asked = time.monotonic() + step
             with anyio.move_on_after(step):
                 try:
                     report = await worker.reports.receive()
                 except anyio.EndOfStream:  # Its reports ended: so did the worker.
-                    return await self._exit_status(worker, limits.memory_mib)
+                    return await self._exit_status(worker, memory_mib)
                 if isinstance(report, str):  # Only a plugin could have written it.
                     await self._kill_tree(worker)
                     await worker.process.wait()
@@ -223,7 +238,7 @@ class WorkerPoolLauncher:
             overslept = time.monotonic() - asked
             if overslept > STALL_SLACK_SECONDS:
                 # The scanner was stopped (or the machine froze): the probe was not slow.
-                deadline += overslept
+                clock.delay(overslept)
         await self._kill_tree(worker)
         await worker.process.wait()
         return _Ending(signal="SIGKILL", limit="time")

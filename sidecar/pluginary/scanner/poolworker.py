@@ -7,7 +7,7 @@ a process that has loaded CoreFoundation or AppKit is not, on macOS), as
 probe's output file and its events to its result file, so the launcher reads both the same way.
 
 Requests come as JSON lines on stdin: ``{"op": "probe", "task": N, "bundle": P, "format": F,
-"classes": [...]|null, "skip": [...], "audio": bool, "result": F, "output": F,
+"classes": [...]|null, "skip": [...], "audio": bool, "split": bool, "result": F, "output": F,
 "memory_mib": M|null, "output_mib": M|null}``. Reports go as JSON lines on the descriptor that was
 stdout when the worker started (kept private; stdout itself is the output file): ``{"ready":
 true, "pid": P}`` once, then ``{"exited": N, "code": C}`` when a probe returns (0, or

@@ -1,8 +1,8 @@
 """The child side of a probe: load one bundle's plugins with pedalboard and report what they are.
 
 This module runs inside the disposable probe process, the only place a plugin is ever loaded.
-It imports nothing of pluginary but its sibling child-side modules ``checks``, ``loadable`` and
-``bundles``
+It imports nothing of pluginary but its sibling child-side modules ``checks``, ``loadable``,
+``linkage``, ``describer`` and ``bundles``
 (the parent and the child share only the record format below), so a plugin that corrupts this
 process can damage nothing but its own report.
 
@@ -11,14 +11,19 @@ a time, so that a crash halfway through a multi-plugin bundle still leaves every
 on disk:
 
 - ``{"event": "classes", "names": [...]}`` once the bundle's classes are known;
-- ``{"event": "begin", "class": name}`` before a class is loaded (a crash after it blames it);
+- ``{"event": "begin", "class": name, "output_at": N}`` before a class is loaded (a crash after
+  it blames it); ``output_at`` is the probe's output file offset then (the class's output starts
+  there: the parent slices each class's own output tail), null when it cannot be told;
 - ``{"event": "describing", "class": name, "done": N, "total": M}`` while its parameters are
   described (N of M swept in the current pass; at most every quarter second), so that a probe
   killed for its time can say how far it got;
 - ``{"event": "result", "class": name, "status": "ok"|"failed", ...}`` when a class is loaded
   (an ``ok`` one says which ``describer`` described it: ``"fast"`` or ``"pedalboard"``);
-- ``{"event": "processing", "class": name}`` before it is made to process audio (a crash or
-  hang after it is a failure to process, not to load);
+- ``{"event": "processing", "class": name, "step": S}`` before each step of the checks on a
+  loaded plugin (a crash or hang after it is a failure to process, not to load): ``S`` is
+  ``"channels"`` (finding the channel counts it accepts: one event per count tried, with
+  ``"channels": N``), ``"audio"`` (the audio check and its latency), ``"state"`` (the state
+  round trip);
 - ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed;
 - ``{"event": "unloading", "class": name}`` before the plugin is destroyed (a crash after it is
   the plugin failing to unload);
@@ -33,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import json
 import math
 import os
@@ -46,12 +52,15 @@ from pluginary.scanner.bundles import binary_path, load_path, missing_binary
 from pluginary.scanner.checks import (
     CONTINUOUS_STEPS,
     audio_check,
+    layout_error,
     range_problem,
     state_check,
     supported_channels,
     text_samples,
+    unhostable_layout,
 )
 from pluginary.scanner.describer import Describer, choose, describer_for
+from pluginary.scanner.linkage import unmet_dependencies
 from pluginary.scanner.loadable import Unloadable, loadable_path
 
 # Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
@@ -74,11 +83,14 @@ def probe_bundle(
     skip: list[str] | None = None,
     format: str = "vst3",
     audio: bool = True,
+    split: bool = False,
 ) -> None:
     """Probe each class of ``bundle`` (or only ``class_names``), writing events to ``result_fd``.
 
     Classes named in ``skip`` (the user's ignore list) are never loaded. With ``audio``, each
-    loaded plugin is also made to process a little audio (see ``checks.py``).
+    loaded plugin is also made to process a little audio (see ``checks.py``). With ``split``, a
+    bundle found to hold several classes has them all listed but only the first probed: the
+    scanner gives the others to other probes, in parallel.
     """
     import pedalboard
 
@@ -112,9 +124,11 @@ def probe_bundle(
     if skip:
         class_names = [name for name in class_names if name not in skip]
     emit({"event": "classes", "names": class_names})
+    if split:
+        class_names = class_names[:1]
     describer = describer_for(pedalboard, choose(pedalboard))
     for name in class_names:
-        emit({"event": "begin", "class": name})
+        emit({"event": "begin", "class": name, "output_at": output_offset()})
         describer.progress = _progress(emit, name)
         started = time.perf_counter()
         try:
@@ -135,8 +149,7 @@ def probe_bundle(
         )
         if audio:
             # From here on a crash or hang is the plugin failing to process, not to load.
-            emit({"event": "processing", "class": name})
-            facts = check_plugin(plugin, bool(record["is_instrument"]))
+            facts = check_plugin(plugin, bool(record["is_instrument"]), _steps(emit, name))
             facts["audio_ms"] = _ms(time.perf_counter() - described)
             emit({"event": "checked", "class": name, "facts": facts})
         emit({"event": "unloading", "class": name})
@@ -156,6 +169,7 @@ def run_request(request: dict[str, Any], result_fd: int) -> int:
             request.get("skip") or [],
             format=request.get("format", "vst3"),
             audio=request.get("audio", True),
+            split=bool(request.get("split")) and request.get("classes") is None,
         )
     except ResultUnwritable:
         return RESULT_UNWRITABLE  # Our disk, not the plugin: the scanner checks and says so.
@@ -167,16 +181,64 @@ def run_request(request: dict[str, Any], result_fd: int) -> int:
     return 0
 
 
-def check_plugin(plugin: Any, instrument: bool) -> dict[str, Any]:
-    """What a host must know before inserting the plugin: channels, latency, audio, state."""
-    channels = supported_channels(plugin, instrument)
+def check_plugin(
+    plugin: Any, instrument: bool, step: Callable[..., None] = lambda name, **detail: None
+) -> dict[str, Any]:
+    """What a host must know before inserting the plugin: channels, latency, audio, state.
+
+    ``step`` is told each step before it runs, so that a hang says which one it was.
+    """
+    channels = supported_channels(
+        plugin, instrument, lambda count: step("channels", channels=count)
+    )
+    step("audio")
+    audio = audio_check(plugin, channels, instrument)
+    # Read after processing: many plugins settle their latency when first prepared.
+    latency = int(plugin.reported_latency_samples)
+    step("state")
     return {
         "channels": channels,
-        "audio_check": audio_check(plugin, channels, instrument),
-        # Read after processing: many plugins settle their latency when first prepared.
-        "latency_samples": int(plugin.reported_latency_samples),
+        "audio_check": audio,
+        "latency_samples": latency,
         "state": state_check(plugin),
     }
+
+
+def _steps(emit: Callable[[dict[str, Any]], None], name: str) -> Callable[..., None]:
+    def step(kind: str, **detail: Any) -> None:
+        emit({"event": "processing", "class": name, "step": kind, **detail})
+
+    return step
+
+
+def output_offset() -> int | None:
+    """Where the probe's output file is now, everything printed so far flushed into it.
+
+    Descriptors 1 and 2 share one open file (one offset): C code writing to them directly is
+    there already; Python's and C stdio's buffers are flushed first so that what a class printed
+    lands before the next class's mark, not after it.
+    """
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    _flush_c_stdio()
+    try:
+        return os.lseek(1, 0, os.SEEK_CUR)
+    except OSError:
+        return None  # Not a file (a pipe, a closed descriptor): the output stays per probe.
+
+
+def _flush_c_stdio() -> None:
+    # fflush(NULL) flushes every C stdio stream of the process (a plugin's printf included).
+    with contextlib.suppress(Exception):
+        _c_library().fflush(None)
+
+
+@functools.cache
+def _c_library() -> Any:
+    if sys.platform == "win32":
+        return ctypes.cdll.msvcrt  # The C runtime's stdio; a plugin's own runtime may differ.
+    return ctypes.CDLL(None)
 
 
 def load_described(
@@ -281,15 +343,22 @@ def _jsonable(value: Any) -> Any:
 
 
 def _failure(name: str | None, error: BaseException, bundle: str, started: float) -> dict[str, Any]:
-    return {
+    message = str(error) or type(error).__name__
+    failure: dict[str, Any] = {
         "event": "result",
         "class": name,
         "status": "failed",
-        "error": str(error) or type(error).__name__,
+        "error": message,
         "error_type": type(error).__name__,
-        "diagnosis": diagnose_binary(bundle),
         "load_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    layout = unhostable_layout(message)
+    if layout is None:
+        failure["diagnosis"] = diagnose_binary(bundle)
+    else:  # The binary loaded: pedalboard refused its buses. Its own words are the diagnosis.
+        failure.update(error=layout_error(layout), diagnosis=f"pedalboard: {message}")
+        failure["bus_layout"] = layout
+    return failure
 
 
 def diagnose_binary(bundle: str) -> str | None:
@@ -297,7 +366,9 @@ def diagnose_binary(bundle: str) -> str | None:
 
     pedalboard says only "unsupported plugin format or scan failure"; a bundle without a binary
     for this OS and architecture says what it holds instead, and dlopen (LoadLibrary) names a
-    missing library or an old libc. Returns None when the binary loads fine, or there is none.
+    missing library or an old libc: the first one only, so where the OS can list every unmet
+    dependency (``linkage.py``) they are all named before its words. Returns None when the
+    binary loads fine, or there is none.
     """
     binary = binary_path(bundle)
     if binary is None:
@@ -305,5 +376,9 @@ def diagnose_binary(bundle: str) -> str | None:
     try:
         ctypes.CDLL(binary)
     except OSError as error:
-        return str(error)
+        unmet = unmet_dependencies(binary)
+        if not unmet:
+            return str(error)
+        count = f"{len(unmet)} unmet dependencies" if len(unmet) > 1 else "an unmet dependency"
+        return f"{count}: {', '.join(unmet)}; the dynamic linker said: {error}"
     return None

@@ -85,6 +85,10 @@ def _result(event: dict[str, Any]) -> None:
         for key in ("error_type", "diagnosis"):
             _optional(event, key, _TEXT, "result")
         _optional(event, "load_ms", (*_NUMBER, type(None)), "result")
+        if "bus_layout" in event:
+            layout = _field(event, "bus_layout", dict, "result")
+            for key in ("inputs", "outputs"):
+                _field(layout, key, int, "result.bus_layout")
     else:
         raise MalformedReport(f"result.status is {_clip(status)}, not ok or failed")
 
@@ -119,6 +123,17 @@ def _parameter(parameter: Any) -> None:
         _optional(parameter, key, (list, type(None)), where)
 
 
+def _begin(event: dict[str, Any]) -> None:
+    _field(event, "class", _TEXT, "begin")
+    _optional(event, "output_at", (int, type(None)), "begin")
+
+
+def _processing(event: dict[str, Any]) -> None:
+    _field(event, "class", _TEXT, "processing")
+    _optional(event, "step", str, "processing")
+    _optional(event, "channels", int, "processing")
+
+
 def _describing(event: dict[str, Any]) -> None:
     _field(event, "class", _TEXT, "describing")
     for key in ("done", "total"):
@@ -142,10 +157,10 @@ def _done(event: dict[str, Any]) -> None:
 
 _EVENTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "classes": _classes,
-    "begin": _class_event,
+    "begin": _begin,
     "result": _result,
     "describing": _describing,
-    "processing": _class_event,
+    "processing": _processing,
     "checked": _checked,
     "unloading": _class_event,
     "done": _done,

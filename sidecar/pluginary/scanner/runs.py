@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,6 +51,9 @@ class ProbeRun:
     limit: str | None = None  # "time", "memory" or "output" when the probe was stopped at one.
     problem: str | None = None  # What was malformed in its report, if anything.
     lost: str | None = None  # Why the fork server went away while this probe ran, if it did.
+    # What each class begun printed (the first also what listing the classes printed); a class
+    # not here (or a record of the bundle as a whole) keeps ``output_tail``.
+    class_tails: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -65,7 +68,11 @@ class ProbeRun:
 
 
 class ProbeLauncher(Protocol):
-    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins."""
+    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins.
+
+    ``split``: a bundle of several classes is listed whole but only its first class probed
+    (``probe.probe_bundle``); the engine hands the rest to other probes.
+    """
 
     async def probe(
         self,
@@ -77,6 +84,7 @@ class ProbeLauncher(Protocol):
         *,
         format: str = "vst3",
         audio: bool = True,
+        split: bool = False,
     ) -> ProbeRun: ...
 
     async def aclose(self) -> None: ...
@@ -86,10 +94,44 @@ def read_tail(path: Path) -> str:
     try:
         with open(path, "rb") as output:
             size = output.seek(0, os.SEEK_END)
-            output.seek(max(0, size - OUTPUT_TAIL_BYTES))
-            return output.read().decode("utf-8", errors="replace")
+            return _tail(output, 0, size)
     except OSError:
         return ""
+
+
+def read_tails(path: Path, events: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
+    """The probe's output tail, and each begun class's own: the bytes from its ``begin`` event's
+    ``output_at`` to the next class's (the first class's from the start: the listing that
+    preceded it was for its sake too)."""
+    marks: list[tuple[str, int]] = []
+    for event in events:
+        if event.get("event") == "begin" and isinstance(event.get("class"), str):
+            at = event.get("output_at")
+            if not isinstance(at, int):
+                marks = []  # A class without its mark: the output stays the probe's.
+                break
+            marks.append((event["class"], at))
+    try:
+        with open(path, "rb") as output:
+            size = output.seek(0, os.SEEK_END)
+            whole = _tail(output, 0, size)
+            if not marks:
+                return whole, {}
+            starts = [0, *(max(0, min(at, size)) for _, at in marks[1:])]
+            ends = [*starts[1:], size]
+            # A plugin that moved the file's offset back makes its marks useless, not harmful.
+            return whole, {
+                name: _tail(output, start, max(start, end))
+                for (name, _), start, end in zip(marks, starts, ends, strict=True)
+            }
+    except OSError:
+        return "", {}
+
+
+def _tail(output: Any, start: int, end: int) -> str:
+    start = max(start, end - OUTPUT_TAIL_BYTES)
+    output.seek(start)
+    return str(output.read(end - start).decode("utf-8", errors="replace"))
 
 
 def read_result(scratch: Path, path: Path) -> bytes:

@@ -27,6 +27,7 @@ from pluginary.encoding import to_wire as to_wire
 from pluginary.fsnames import is_path_text, is_text
 from pluginary.models import (
     AudioCheck,
+    BusLayout,
     CatalogCounts,
     Parameter,
     ParameterSample,
@@ -118,6 +119,7 @@ SCHEMA_TYPES: dict[str, type[Any]] = {
     "AudioCheck": AudioCheck,
     "PluginState": PluginState,
     "ProbeTimes": ProbeTimes,
+    "BusLayout": BusLayout,
     "Status": ServerStatus,
     "CacheInfo": CacheInfo,
     "CatalogCounts": CatalogCounts,
