@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from pluginary.models import PluginRecord
+from pluginary.scanner.checks import layout_error, unhostable_layout
 from pluginary.scanner.probe import MAX_ENUM_VALUES
 
 SAMPLE_POINTS = [0.0, 0.25, 0.5, 0.75, 1.0]
@@ -25,6 +26,18 @@ def differences(record: PluginRecord, expected: dict[str, Any]) -> list[str]:
     if "error" in expected:
         if record.status != "failed":
             return [f"{where}: {record.status}, pedalboard failed: {expected['error']}"]
+        layout = unhostable_layout(expected["error"])
+        if layout is not None:
+            # Documented (protocol/README.md): a bus layout pedalboard refuses is said as such,
+            # with the plugin's real layout; pedalboard's own words are the diagnosis.
+            theirs = (layout_error(layout), f"pedalboard: {expected['error']}", layout)
+            bus = record.bus_layout
+            ours = (
+                record.error,
+                record.diagnosis,
+                bus and {"inputs": bus.inputs, "outputs": bus.outputs},
+            )
+            return [] if ours == theirs else [f"{where}: {ours!r}, expected {theirs!r}"]
         # The probe names a bundle's classes first, so its error is that call's error.
         if record.error != expected["error"]:
             return [f"{where}: error {record.error!r}, pedalboard's {expected['error']!r}"]
