@@ -183,6 +183,44 @@ def test_a_crash_while_processing_keeps_what_loading_learnt() -> None:
     assert [task.classes for task in follow_ups] == [["B"]]
 
 
+def test_checked_twice_the_second_facts_stand_and_the_time_is_not_added_twice() -> None:
+    events = [
+        {"event": "classes", "names": ["A"]},
+        {"event": "begin", "class": "A"},
+        ok("A"),
+        {"event": "processing", "class": "A", "step": "channels", "channels": 1},
+        {"event": "checked", "class": "A", "facts": {**FACTS, "channels": [1]}},
+        {"event": "processing", "class": "A", "step": "channels", "channels": 2, "accepted": [1]},
+        {"event": "checked", "class": "A", "facts": {**FACTS, "channels": [1, 2], "audio_ms": 6.0}},
+    ]
+    state, records, _ = interpret(TASK, run(events), LIMITS)
+    record = records[0][2]
+    assert (state, record["channels"], record["duration_ms"]) == ("ok", [1, 2], 9.0)
+
+
+def test_a_crash_on_a_higher_channel_count_keeps_the_checks_and_the_counts_before() -> None:
+    events = [
+        {"event": "classes", "names": ["A"]},
+        {"event": "begin", "class": "A"},
+        ok("A"),
+        {"event": "processing", "class": "A", "step": "channels", "channels": 1},
+        {"event": "checked", "class": "A", "facts": {**FACTS, "channels": [1]}},
+        {"event": "processing", "class": "A", "step": "channels", "channels": 2, "accepted": [1]},
+        {"event": "processing", "class": "A", "step": "channels", "channels": 3, "accepted": [1]},
+    ]
+    state, records, _ = interpret(TASK, run(events, exit_code=None, signal="SIGABRT"), LIMITS)
+    ((_, status, record),) = records
+    assert state == status == "crashed"
+    assert record["error"] == (
+        "the probe died with SIGABRT while finding the channel counts it accepts"
+        " (trying 3 channels)"
+    )
+    # What the checks at its first count found stands: it processed audio and kept its state.
+    assert record["channels"] == [1]
+    assert record["audio_check"] == FACTS["audio_check"]
+    assert record["state"] == FACTS["state"]
+
+
 def test_a_clean_exit_without_done_blames_the_loading_class() -> None:
     """A plugin calling exit(0) while loading: the class vanishes no more (issue 12, item 5)."""
     events = [{"event": "classes", "names": ["A", "B"]}, {"event": "begin", "class": "A"}]

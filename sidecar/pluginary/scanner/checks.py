@@ -56,9 +56,14 @@ def _channels(count: int) -> str:
 
 
 def supported_channels(
-    plugin: Any, instrument: bool = False, trying: Callable[[int], None] = lambda count: None
+    plugin: Any,
+    instrument: bool = False,
+    trying: Callable[[int], None] = lambda count: None,
+    counts: tuple[int, ...] = CHANNEL_COUNTS,
+    first_only: bool = False,
 ) -> list[int]:
-    """The channel counts among :data:`CHANNEL_COUNTS` for which ``process()`` accepts a buffer.
+    """The channel counts among ``counts`` for which ``process()`` accepts a buffer (with
+    ``first_only``, up to the first it accepts).
 
     An instrument takes no audio in (pedalboard refuses any input buffer): what counts is how
     many channels it renders from MIDI, so it is asked for that many instead. ``trying`` is told
@@ -66,8 +71,10 @@ def supported_channels(
     """
     import numpy as np
 
-    accepted = []
-    for count in CHANNEL_COUNTS:
+    accepted: list[int] = []
+    for count in counts:
+        if first_only and accepted:
+            break
         trying(count)
         try:
             if instrument:

@@ -640,7 +640,8 @@ def interpret(
     names: list[str] | None = task.classes
     begun: list[str | None] = []
     processing: str | None = None  # The class being checked, until its facts arrive.
-    step: tuple[str | None, int | None] = (None, None)  # Which check it was on (and channels).
+    # Which check it was on: (step, channels tried, the counts accepted before, if known).
+    step: tuple[str | None, int | None, list[int] | None] = (None, None, None)
     unloading: str | None = None  # The class being destroyed, until the next step.
     described: dict[str | None, tuple[int, int]] = {}  # How far describing each class got.
     by_class: dict[str | None, tuple[str, dict[str, Any]]] = {}
@@ -670,7 +671,8 @@ def interpret(
         elif kind == "describing":
             described[name] = (event["done"], event["total"])
         elif kind == "processing":
-            processing, step = name, (event.get("step"), event.get("channels"))
+            step = (event.get("step"), event.get("channels"), event.get("accepted"))
+            processing = name
         elif kind == "checked" and name in by_class:
             _add_facts(by_class[name][1], event["facts"])
             processing = None
@@ -697,7 +699,12 @@ def interpret(
             culprit = processing
             failure = by_class[processing][1]
             error += _checking_phase(step)
-            failure["audio_check"] = {"ok": False, "error": error}
+            if step[2] is not None and failure.get("audio_check") is not None:
+                # Broke on a higher channel count, past the checks: they stand, with the counts
+                # it took before.
+                failure["channels"] = step[2]
+            else:
+                failure["audio_check"] = {"ok": False, "error": error}
         elif unloading is not None and unloading in by_class:
             culprit = unloading
             failure = by_class[unloading][1]
@@ -766,9 +773,9 @@ _CHECKING_STEPS = {
 }
 
 
-def _checking_phase(step: tuple[str | None, int | None]) -> str:
+def _checking_phase(step: tuple[str | None, int | None, list[int] | None]) -> str:
     """Where a loaded plugin's checks stopped; a report without steps only knew "processing"."""
-    kind, channels = step
+    kind, channels, _ = step
     phase = _CHECKING_STEPS.get(kind or "audio", " while checking it")
     if channels is None:
         return phase
@@ -814,8 +821,10 @@ def _add_facts(record: dict[str, Any], facts: dict[str, Any]) -> None:
         audio_check=facts["audio_check"],
         state=facts["state"],
     )
+    # Told twice (the lowest channel count's checks, then every count): set, never added up.
     record["probe_ms"]["audio"] = facts["audio_ms"]
-    record["duration_ms"] = round(record["duration_ms"] + facts["audio_ms"], 3)
+    probe_ms = record["probe_ms"]
+    record["duration_ms"] = round(probe_ms["load"] + probe_ms["parameters"] + facts["audio_ms"], 3)
 
 
 def _failure_record(

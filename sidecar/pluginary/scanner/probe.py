@@ -24,7 +24,9 @@ on disk:
   ``"channels"`` (finding the channel counts it accepts: one event per count tried, with
   ``"channels": N``), ``"audio"`` (the audio check and its latency), ``"state"`` (the state
   round trip);
-- ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed;
+- ``{"event": "checked", "class": name, "facts": {...}}`` with what processing showed: first
+  with the lowest channel count it accepts, then again once every higher count was tried
+  (those tries are ``channels`` steps carrying ``"accepted": [...]``, the counts so far);
 - ``{"event": "unloading", "class": name}`` before the plugin is destroyed (a crash after it is
   the plugin failing to unload);
 - ``{"event": "done"}`` last: a probe that ends without it did not finish, whatever its status.
@@ -50,6 +52,7 @@ from typing import Any
 
 from pluginary.scanner.bundles import binary_path, load_path, missing_binary
 from pluginary.scanner.checks import (
+    CHANNEL_COUNTS,
     CONTINUOUS_STEPS,
     audio_check,
     layout_error,
@@ -149,7 +152,13 @@ def probe_bundle(
         )
         if audio:
             # From here on a crash or hang is the plugin failing to process, not to load.
-            facts = check_plugin(plugin, bool(record["is_instrument"]), _steps(emit, name))
+            instrument, step = bool(record["is_instrument"]), _steps(emit, name)
+            facts = check_plugin(plugin, instrument, step)
+            facts["audio_ms"] = _ms(time.perf_counter() - described)
+            emit({"event": "checked", "class": name, "facts": facts})
+            # The other channel counts last: a plugin that breaks on one (some crash once a
+            # count was refused) keeps its audio, latency and state facts, and the counts so far.
+            facts["channels"] = more_channels(plugin, instrument, facts["channels"], step)
             facts["audio_ms"] = _ms(time.perf_counter() - described)
             emit({"event": "checked", "class": name, "facts": facts})
         emit({"event": "unloading", "class": name})
@@ -184,12 +193,13 @@ def run_request(request: dict[str, Any], result_fd: int) -> int:
 def check_plugin(
     plugin: Any, instrument: bool, step: Callable[..., None] = lambda name, **detail: None
 ) -> dict[str, Any]:
-    """What a host must know before inserting the plugin: channels, latency, audio, state.
+    """What a host must know before inserting the plugin: its first channel count, latency,
+    audio, state (:func:`more_channels` finds the other counts).
 
     ``step`` is told each step before it runs, so that a hang says which one it was.
     """
     channels = supported_channels(
-        plugin, instrument, lambda count: step("channels", channels=count)
+        plugin, instrument, lambda count: step("channels", channels=count), first_only=True
     )
     step("audio")
     audio = audio_check(plugin, channels, instrument)
@@ -202,6 +212,24 @@ def check_plugin(
         "latency_samples": latency,
         "state": state_check(plugin),
     }
+
+
+def more_channels(
+    plugin: Any, instrument: bool, found: list[int], step: Callable[..., None]
+) -> list[int]:
+    """``found`` (the first accepted count, if any) and every higher count ``process()`` takes;
+    ``step`` is told each count before it is tried, with those accepted so far."""
+    accepted = list(found)
+    if not found:
+        return accepted  # Every count was tried already.
+
+    def trying(count: int) -> None:
+        step("channels", channels=count, accepted=list(accepted))
+
+    higher = tuple(count for count in CHANNEL_COUNTS if count > found[-1])
+    for count in higher:
+        accepted += supported_channels(plugin, instrument, trying, counts=(count,))
+    return accepted
 
 
 def _steps(emit: Callable[[dict[str, Any]], None], name: str) -> Callable[..., None]:

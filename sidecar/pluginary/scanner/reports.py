@@ -132,6 +132,9 @@ def _processing(event: dict[str, Any]) -> None:
     _field(event, "class", _TEXT, "processing")
     _optional(event, "step", str, "processing")
     _optional(event, "channels", int, "processing")
+    _optional(event, "accepted", list, "processing")
+    for count in event.get("accepted") or []:
+        _is(count, int, "processing.accepted[]")
 
 
 def _describing(event: dict[str, Any]) -> None:
