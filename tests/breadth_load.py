@@ -50,19 +50,9 @@ def load(path: str, plugin: str | None, channels: bool) -> dict[str, Any]:
         parameters=len(loaded.parameters),
     )
     if channels:
-        import numpy as np
+        from oracle import accepted_channels  # Beside this script: the oracle's own way.
 
-        accepted = []
-        for count in CHANNELS:
-            try:
-                if loaded.is_instrument:
-                    loaded([], duration=0.01, sample_rate=48_000, num_channels=count)
-                else:
-                    loaded.process(np.zeros((count, 256), dtype=np.float32), 48_000)
-            except Exception:
-                continue
-            accepted.append(count)
-        result["channels"] = accepted
+        result["channels"] = accepted_channels(loaded, CHANNELS)
     return result
 
 

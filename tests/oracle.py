@@ -84,12 +84,12 @@ def hosted(plugin: Any) -> list[dict[str, Any]]:
     ]
 
 
-def ready_to_insert(plugin: Any) -> dict[str, Any]:
-    """The probe's insert facts, found here the plain way: ask pedalboard, catch what it refuses."""
+def accepted_channels(plugin: Any, counts: tuple[int, ...] = CHANNEL_COUNTS) -> list[int]:
+    """The ``counts`` pedalboard lets ``plugin`` process (an instrument: render from MIDI)."""
     import numpy as np
 
     channels = []
-    for count in CHANNEL_COUNTS:
+    for count in counts:
         try:
             if plugin.is_instrument:  # Renders from MIDI; takes no audio in.
                 plugin([], duration=0.01, sample_rate=48_000, num_channels=count)
@@ -98,6 +98,14 @@ def ready_to_insert(plugin: Any) -> dict[str, Any]:
         except Exception:
             continue
         channels.append(count)
+    return channels
+
+
+def ready_to_insert(plugin: Any) -> dict[str, Any]:
+    """The probe's insert facts, found here the plain way: ask pedalboard, catch what it refuses."""
+    import numpy as np
+
+    channels = accepted_channels(plugin)
     finite = None
     if channels and not plugin.is_instrument:
         noise = np.random.default_rng(1).uniform(-0.5, 0.5, (channels[0], 4800))

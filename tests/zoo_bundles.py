@@ -96,6 +96,11 @@ def build_zoo_bundle(name: str, dest: Path | None = None) -> Path:
         f"-DZOO_BEHAVIOUR=behave_{behaviour}",
         f"-DZOO_STAGE=ZOO_{stage.upper()}",
     )
+    return _compile(name, defines, dest)
+
+
+def _compile(name: str, defines: tuple[str, ...], dest: Path | None) -> Path:
+    """zoo.c built with ``defines`` as ``NAME.vst3`` (cached by source and flags)."""
     key = SOURCE.read_bytes() + " ".join(FLAGS + defines).encode()
     return cached_bundle(
         CACHE,
@@ -132,14 +137,7 @@ def build_classes_bundle(
         f"-DZOO_CHATTY={chatty}",
         f"-DZOO_INPUT_CHANNELS={input_channels}",
     )
-    key = SOURCE.read_bytes() + " ".join(FLAGS + defines).encode()
-    return cached_bundle(
-        CACHE,
-        name,
-        key,
-        lambda output: ["gcc", *FLAGS, *defines, "-o", str(output), str(SOURCE)],
-        dest,
-    )
+    return _compile(name, defines, dest)
 
 
 @pytest.fixture(scope="session")
