@@ -11,6 +11,7 @@ from pluginary.scanner.launchers import (
     RECYCLE_ENV,
     default_launcher,
     launcher_kind,
+    launcher_works,
     recycle_after,
 )
 from pluginary.scanner.pool import RECYCLE_AFTER, WorkerPoolLauncher
@@ -64,3 +65,14 @@ def test_wrong_settings_are_said_and_the_defaults_used(
     assert launcher.recycle_after == RECYCLE_AFTER
     wrong = f"{RECYCLE_ENV} must be a whole number of probes, 1 or more, not 'never'"
     assert said == [f"{wrong}; using {RECYCLE_AFTER}"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "system", "works"),
+    [("pool", "win32", True), ("forkserver", "linux", True), ("forkserver", "darwin", False)],
+)
+def test_a_hosts_launcher_setting_is_checked_by_the_launchers_rule(
+    kind: str, system: str, works: bool
+) -> None:
+    assert launcher_works(kind, system) is works
+    assert launcher_works("threads", system) is False

@@ -37,6 +37,15 @@ def launcher_kind(environ: dict[str, str] | None = None, system: str = sys.platf
     return kind
 
 
+def launcher_works(kind: str, system: str = sys.platform) -> bool:
+    """Whether ``kind`` names a launcher that runs on ``system`` (a host's setting, checked)."""
+    try:
+        launcher_kind({LAUNCHER_ENV: kind}, system)
+    except ValueError:
+        return False
+    return True
+
+
 def recycle_after(environ: dict[str, str] | None = None) -> int:
     """Probes a pool worker runs before it is replaced; ValueError names a wrong setting."""
     from pluginary.scanner.pool import RECYCLE_AFTER

@@ -10,7 +10,6 @@ and a unit test holds the two together through :data:`SCHEMA_TYPES` and :data:`M
 from __future__ import annotations
 
 import dataclasses
-import sys
 import types
 import typing
 from collections.abc import Callable
@@ -146,7 +145,7 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "memoryLimitMib": (lambda value: value > 0, "must be greater than 0"),
     "outputLimitMib": (lambda value: value > 0, "must be greater than 0"),
     "launcher": (
-        lambda value: value == "pool" or (value == "forkserver" and sys.platform == "linux"),
+        lambda value: _launcher_works(value),
         'must be "pool" or (on Linux) "forkserver"',
     ),
     "recycleAfter": (lambda value: value >= 1, "must be at least 1"),
@@ -154,6 +153,13 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 # -- names --------------------------------------------------------------------------------
+
+
+def _launcher_works(kind: str) -> bool:
+    # The launchers' own rule; imported only when a host sets one (not at every start-up).
+    from pluginary.scanner.launchers import launcher_works
+
+    return launcher_works(kind)
 
 
 def wire_fields(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
