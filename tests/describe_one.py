@@ -45,6 +45,7 @@ def describe(bundle: str, kind: str) -> dict[str, Any]:
             {
                 "class": name,
                 "describer": describer.kind,
+                "hotspots": list(describer.hotspots),
                 "full_passes": list(describer.full_passes),
                 "parameters_ms": probe_ms["parameters"],
                 "record": record,

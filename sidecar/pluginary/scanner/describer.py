@@ -15,6 +15,9 @@ changes two things under it, in this disposable process only:
   epoch, see ``_snapshot``), and the parameter's name, units and texts at a few raw values are
   what they were. Otherwise (``full_passes`` says why) pedalboard sweeps it again for real.
 
+Within the constructor, pedalboard's per-value Python loops run as C-level ``map``s making the
+same calls (``hotspots.py``), where pedalboard's source is the one proven.
+
 The slow pass always runs for real, in pedalboard's order, so the plugin ends in exactly the
 state pedalboard leaves it in. This rests on pedalboard's internals, so it is used only on a
 pedalboard it was proven against; anything else (or ``PLUGINARY_DESCRIBER=pedalboard``) gets
@@ -29,6 +32,8 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from pluginary.scanner.hotspots import fast_parameter_finder, rewritten_init
 
 # The pedalboard versions whose internals the fast describer replays (see the oracle test).
 PROVEN_VERSIONS = ("0.9.26",)
@@ -96,6 +101,10 @@ class Describer:
         # (name, index) -> what the constructor's sweep of that parameter found.
         self._memo: dict[tuple[str, int], _Recorded] = {}
         self._sweep: _Sweep | None = None
+        # pedalboard's constructor with its first pass run by ``firstpass`` (None: its own).
+        self._fast_init: Callable[..., None] | None = None
+        self._wrapper_init: Callable[..., None] | None = None  # pedalboard's own.
+        self._fast_finder: Callable[[Any], Any] | None = None
         self._hook_sweeps()
         self._reset()
 
@@ -105,6 +114,14 @@ class Describer:
             self._hook_natives()
             self._natives_hooked = True
         self.kind = kind
+
+    @property
+    def hotspots(self) -> tuple[str, ...]:
+        """Which of pedalboard's hot spots run rewritten (``hotspots.py``) for this kind."""
+        if self.kind != "fast":
+            return ()
+        rewritten = (("first pass", self._fast_init), ("parameter finder", self._fast_finder))
+        return tuple(name for name, used in rewritten if used is not None)
 
     def load(self, target: str, name: str) -> Any:
         """``pedalboard.load_plugin`` by class name, its constructor's sweep timed in ``swept``."""
@@ -143,7 +160,7 @@ class Describer:
         mixin = getattr(internals, "_PythonExternalPluginMixin", None)
         if wrapper_class is None or mixin is None:
             return  # pedalboard's internals moved: its path, untimed (all of it is "load").
-        wrapper_init = wrapper_class.__init__
+        wrapper_init = self._wrapper_init = wrapper_class.__init__
         get_parameters = mixin._get_parameters
         describer = self
 
@@ -156,7 +173,8 @@ class Describer:
                 replay = phase == "replay" and not (args or kw)
                 if replay and describer._replayed(self, plugin, parameter_name):
                     return
-                wrapper_init(self, plugin, parameter_name, *args, **kw)
+                init = describer._fast_init if describer.kind == "fast" else None
+                (init or wrapper_init)(self, plugin, parameter_name, *args, **kw)
                 if phase == "record" and not (args or kw):
                     describer._record(self, plugin, parameter_name, sweep.before is not None)
             finally:
@@ -241,8 +259,25 @@ class Describer:
         )
         internals.get_text_for_raw_value = text
         _memoise_text_parsers(internals)
+        if self._wrapper_init is not None:
+            self._fast_init = rewritten_init(self._wrapper_init, vars(internals))
         for plugin_class in internals._AVAILABLE_PLUGIN_CLASSES:
             self._hook_lookup(plugin_class)
+        self._hook_finder(internals.AudioProcessorParameter)
+
+    def _hook_finder(self, wrapper_class: Any) -> None:
+        """Wrappers find their native parameter without a generator, while "fast" describes."""
+        attribute = "_AudioProcessorParameter__get_cpp_parameter"
+        original = getattr(wrapper_class, attribute, None)
+        fast = self._fast_finder = fast_parameter_finder(original)
+        if fast is None or original is None:
+            return
+        describer = self
+
+        def finder(self: Any) -> Any:
+            return (fast if describer.kind == "fast" else original)(self)
+
+        setattr(wrapper_class, attribute, finder)
 
     def _hook_lookup(self, plugin_class: Any) -> None:
         native_lookup = plugin_class._get_parameter

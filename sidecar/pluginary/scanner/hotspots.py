@@ -1,0 +1,191 @@
+"""Two of pedalboard's Python hot spots, without their per-call cost, only where proven.
+
+- **The first text sweep.** pedalboard's ``AudioProcessorParameter.__init__`` reads a parameter's
+  display text at 1,001 raw values and groups equal neighbours into ranges, in a Python loop. On a
+  2,000-parameter plugin that loop costs as much as the native reads themselves.
+  ``rewritten_init`` compiles pedalboard's own ``__init__`` again with only that loop, and only
+  on its first (not the slow) pass, handed to ``first_pass``: the same native calls in the same
+  order through a C-level ``map``, and the same ranges, keys and text objects. Everything else
+  in the constructor stays pedalboard's code, read from pedalboard's own source.
+- **Finding a wrapper's native parameter.** Every public attribute a wrapper reads or sets
+  looks its parameter up through a generator-based context manager (64 per parameter while
+  describing). ``fast_parameter_finder`` gives the same lookup as a plain context manager, and
+  leaves anything it does not find to pedalboard's own (its error, word for word).
+
+Each is used only when pedalboard's source of it is one proven (``PROVEN_SOURCES``);
+otherwise pedalboard's own code runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import inspect
+import operator
+import textwrap
+from collections.abc import Callable
+from itertools import compress, islice, repeat
+from typing import Any
+
+# sha256 of the source of each pedalboard function rewritten here, as proven against by the
+# describer's oracle test (pedalboard 0.9.26's ``AudioProcessorParameter.__init__`` and
+# ``__get_cpp_parameter``).
+PROVEN_SOURCES = frozenset(
+    {
+        "0e13a566e54511316c0322aebd214a98eb9e187649a4c65abbd7c836312d07ad",
+        "9da8d4d11a0398644c89347438112ac2cf9f755bee96a0ae4a15f47143faecc6",
+    }
+)
+# What the rewritten constructor finds in pedalboard's module namespace besides its own names.
+HOOK_NAME = "_pluginary_first_pass"
+HELPERS = {HOOK_NAME: "first_pass", "_pluginary_sub": "sub", "_pluginary_repeat": "repeat"}
+# Exact text of the proven source -> its replacement, with how often it occurs there. Each keeps
+# what is computed and in what order (calls, arguments, exceptions), only without a Python frame
+# per item: a loop or comprehension becomes ``map`` over the same functions.
+REWRITES = (
+    (  # The first pass goes to ``first_pass``; the slow one stays pedalboard's loop.
+        "for x in range(0, search_steps + 1):",
+        "if not fetch_slow:\n"
+        f"    start_of_range, text_value = {HOOK_NAME}(cpp_parameter, search_steps, self.ranges)\n"
+        "for x in range(0, search_steps + 1) if fetch_slow else ():",
+        1,
+    ),
+    (
+        "all(looks_like_float(v) for v in self.ranges.values())",
+        "all(map(looks_like_float, self.ranges.values()))",
+        2,
+    ),
+    (
+        "k: float(strip_common_float_suffixes(v)) for k, v in self.ranges.items()",
+        "**dict(zip(self.ranges, map(float, map(strip_common_float_suffixes,"
+        " self.ranges.values()))))",
+        1,
+    ),
+    (
+        "[round(abs(b - a), 8) for a, b in zip(sorted_values, sorted_values[1:])]",
+        "map(round, map(abs, map(_pluginary_sub, sorted_values[1:], sorted_values)),"
+        " _pluginary_repeat(8))",
+        1,
+    ),
+    (
+        "{value: _range for _range, value in self.ranges.items()}",
+        "dict(zip(self.ranges.values(), self.ranges))",
+        1,
+    ),
+)
+
+
+def source_digest(function: Any) -> str | None:
+    """sha256 of a function's source text, or None when Python cannot read it."""
+    try:
+        return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+    except (OSError, TypeError):
+        return None
+
+
+def rewritten_init(
+    original: Callable[..., None], namespace: dict[str, Any]
+) -> Callable[..., None] | None:
+    """pedalboard's wrapper constructor ``original`` with ``REWRITES`` made, run against
+    ``namespace`` (pedalboard's module globals, which gain ``HELPERS``). None when the source
+    is not one proven."""
+    if source_digest(original) not in PROVEN_SOURCES:
+        return None
+    lines, first_line = inspect.getsourcelines(original)
+    source = textwrap.dedent("".join(lines))
+    for old, new, count in REWRITES:
+        if source.count(old) != count:
+            return None
+        source = "".join(_replaced(line, old, new) for line in source.splitlines(keepends=True))
+    function = ast.parse(source).body[0]
+    ast.increment_lineno(function, first_line - 1)  # Tracebacks name pedalboard's lines.
+    # Compiled inside a class of the same name, so that ``self.__plugin`` is mangled as before.
+    owner_name = original.__qualname__.rpartition(".")[0]
+    owner = ast.ClassDef(name=owner_name, bases=[], keywords=[], body=[function], decorator_list=[])
+    if "type_params" in ast.ClassDef._fields:  # Python 3.12 on.
+        setattr(owner, "type_params", [])  # noqa: B010 - unknown to this Python's stubs.
+    ast.copy_location(owner, function)
+    code = compile(
+        ast.Module(body=[owner], type_ignores=[]), inspect.getsourcefile(original) or "", "exec"
+    )
+    helpers = {"first_pass": first_pass, "sub": operator.sub, "repeat": repeat}
+    namespace.update({name: helpers[helper] for name, helper in HELPERS.items()})
+    compiled: dict[str, Any] = {}
+    exec(code, namespace, compiled)  # pedalboard's own source, checked above.
+    init: Callable[..., None] = compiled[owner_name].__dict__["__init__"]
+    return init
+
+
+def _replaced(line: str, old: str, new: str) -> str:
+    """``line`` with ``old`` replaced; each further line of ``new`` indented as ``line`` is."""
+    if old not in line:
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    return line.replace(old, new.replace("\n", "\n" + indent))
+
+
+@functools.lru_cache(maxsize=8)
+def _raw_values(search_steps: int) -> tuple[float, ...]:
+    return tuple(x / search_steps for x in range(0, search_steps + 1))
+
+
+def first_pass(
+    cpp_parameter: Any, search_steps: int, ranges: dict[tuple[float, float], Any]
+) -> tuple[float, Any]:
+    """pedalboard's first pass: fill ``ranges`` with each run of equal texts but the last, and
+    return where the last run starts and its text (``start_of_range``, ``text_value``)."""
+    raw_values = _raw_values(search_steps)
+    texts = list(map(cpp_parameter.get_text_for_raw_value, raw_values))
+    if not set(map(type, texts)) <= {str}:
+        return _grouped(raw_values, texts, ranges)  # None or an odd type: the loop's own rules.
+    start: float = 0  # pedalboard's first range starts at the int 0.
+    run = 0
+    # Where a text differs from the one before it (``!=`` between strings is transitive).
+    for change in compress(range(1, len(texts)), map(operator.ne, texts, islice(texts, 1, None))):
+        ranges[(start, raw_values[change])] = texts[run]
+        start, run = raw_values[change], change
+    return start, (texts[run] if texts else None)
+
+
+def _grouped(
+    raw_values: tuple[float, ...], texts: list[Any], ranges: dict[tuple[float, float], Any]
+) -> tuple[float, Any]:
+    """pedalboard's loop, statement for statement, over texts already read."""
+    start: float = 0
+    text_value: Any = None
+    for raw_value, text in zip(raw_values, texts, strict=True):
+        if text_value is None:
+            text_value = text
+        elif text != text_value:
+            ranges[(start, raw_value)] = text_value
+            text_value = text
+            start = raw_value
+    return start, text_value
+
+
+def fast_parameter_finder(original: Any) -> Callable[[Any], Any] | None:
+    """A stand-in for pedalboard's ``AudioProcessorParameter.__get_cpp_parameter`` (``original``,
+    a ``contextmanager`` function): the same lookup and name check, without a generator. None
+    when the source is not one proven."""
+    if source_digest(getattr(original, "__wrapped__", None)) not in PROVEN_SOURCES:
+        return None
+
+    class Found:
+        __slots__ = ("wrapper",)
+
+        def __init__(self, wrapper: Any) -> None:
+            self.wrapper = wrapper
+
+        def __enter__(self) -> Any:
+            wrapper = self.wrapper
+            name = wrapper._AudioProcessorParameter__parameter_name
+            found = wrapper._AudioProcessorParameter__plugin._get_parameter(name)
+            if found and found.name == name:
+                return found
+            return original(wrapper).__enter__()  # pedalboard's own raises its own error.
+
+        def __exit__(self, *exc_info: object) -> None:
+            return None
+
+    return Found

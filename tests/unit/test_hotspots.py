@@ -1,0 +1,189 @@
+"""The rewritten hot spots against pedalboard's own code, on parameters built to cover its paths.
+
+A narrow unit test: the plugin and its native parameters are stand-ins that answer texts from a
+list, so that hypothesis can throw every shape of text sequence at both constructors (runs of
+any length, numbers with and without units, booleans, one value everywhere, which sends
+pedalboard into its slow pass). Everything pedalboard's constructor leaves on a wrapper must be
+identical, down to the types of the range keys; so must the native calls, in order. The real
+plugins are compared in ``test_describer_oracle.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pedalboard
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pluginary.scanner.hotspots import (
+    HOOK_NAME,
+    PROVEN_SOURCES,
+    fast_parameter_finder,
+    first_pass,
+    rewritten_init,
+    source_digest,
+)
+
+INTERNALS: Any = pedalboard._pedalboard
+WRAPPER = INTERNALS.AudioProcessorParameter
+STEPS = 1000
+
+
+class NativeParameter:
+    """A native parameter whose text at raw value x is ``texts[round(x * 1000)]``; with the value
+    set (pedalboard's slow pass), ``slow_texts`` at the value set."""
+
+    def __init__(self, name: str, texts: list[Any], slow_texts: list[Any], label: str) -> None:
+        self.name = name
+        self.label = label
+        self.index = 0
+        self.texts = texts
+        self.slow_texts = slow_texts
+        self.raw_value = 0.25
+        self.calls: list[tuple[str, float]] = []
+
+    def get_text_for_raw_value(self, raw_value: float) -> Any:
+        self.calls.append(("read", raw_value))
+        return self.texts[round(raw_value * STEPS)]
+
+    @property
+    def string_value(self) -> Any:
+        self.calls.append(("slow", self.raw_value))
+        return self.slow_texts[round(self.raw_value * STEPS)]
+
+
+class Plugin:
+    def __init__(self, parameter: NativeParameter | None) -> None:
+        self.parameter = parameter
+
+    def _get_parameter(self, name: str) -> NativeParameter | None:
+        return self.parameter
+
+
+def constructed(init: Any, parameter: NativeParameter) -> tuple[str, Any]:
+    """What ``init`` leaves on a new wrapper (or what it raised), and the native calls made."""
+    wrapper = WRAPPER.__new__(WRAPPER)
+    try:
+        init(wrapper, Plugin(parameter), parameter.name)
+    except Exception as error:
+        return "raised", (type(error), str(error), parameter.calls)
+    view = {key: _typed(value) for key, value in vars(wrapper).items() if "plugin" not in key}
+    return "built", (view, parameter.calls)
+
+
+def _typed(value: Any) -> Any:
+    """A value with the type of every part spelled out (0 and 0.0 differ here)."""
+    if isinstance(value, dict):
+        return [(_typed(k), _typed(v)) for k, v in value.items()]
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+FAST_INIT = rewritten_init(WRAPPER.__init__, vars(INTERNALS))
+
+TEXTS = st.sampled_from(
+    ["0", "1", "0.5", "-inf", "12 dB", "12.5 dB", "3 ms", "On", "Off", "yes", "Sine", "", " "]
+) | st.sampled_from(["0.00000005", "0.00000001", "0.123456789"])  # Steps round(..., 8) tells.
+
+
+def _expanded(runs: list[tuple[str, int]]) -> list[Any]:
+    """Runs of texts, cut or padded with the last text to 1,001 values."""
+    texts = [text for text, length in runs for _ in range(length)][: STEPS + 1]
+    return texts + [runs[-1][0]] * (STEPS + 1 - len(texts))
+
+
+# 1,001 texts in runs of random lengths (one run only: pedalboard's slow pass follows).
+SWEEPS = st.lists(st.tuples(TEXTS, st.integers(1, STEPS + 1)), min_size=1, max_size=12).map(
+    _expanded
+)
+
+
+def test_the_installed_pedalboard_is_one_the_rewrites_were_proven_on() -> None:
+    assert FAST_INIT is not None
+    finder = WRAPPER._AudioProcessorParameter__get_cpp_parameter
+    assert fast_parameter_finder(finder) is not None
+    assert INTERNALS.__dict__[HOOK_NAME] is first_pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=SWEEPS, slow_texts=SWEEPS, label=st.sampled_from(["", "dB", "ms"]))
+def test_the_rewritten_constructor_leaves_what_pedalboards_leaves(
+    texts: list[Any], slow_texts: list[Any], label: str
+) -> None:
+    ours = constructed(FAST_INIT, NativeParameter("Gain", texts, slow_texts, label))
+    theirs = constructed(WRAPPER.__init__, NativeParameter("Gain", texts, slow_texts, label))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [None] * 3 + ["1"] * 998,  # A text the loop skips until one arrives.
+        [None] * (STEPS + 1),  # None at all: pedalboard's own error.
+        ["a"] * 500 + [None] + ["a"] * 500,
+        [b"bytes"] * 600 + ["x"] * 401,  # Not a str: the loop's own comparisons.
+    ],
+)
+def test_texts_that_are_not_strings_take_the_loops_own_rules(texts: list[Any]) -> None:
+    ours = constructed(FAST_INIT, NativeParameter("Odd", texts, texts, ""))
+    theirs = constructed(WRAPPER.__init__, NativeParameter("Odd", texts, texts, ""))
+    assert ours == theirs
+
+
+def test_a_failing_read_stops_both_at_the_same_call() -> None:
+    class Failing(NativeParameter):
+        def get_text_for_raw_value(self, raw_value: float) -> Any:
+            if raw_value >= 0.3:
+                self.calls.append(("failed", raw_value))
+                raise ValueError("no text")
+            return super().get_text_for_raw_value(raw_value)
+
+    texts = ["1 dB"] * (STEPS + 1)
+    ours = constructed(FAST_INIT, Failing("F", texts, texts, ""))
+    theirs = constructed(WRAPPER.__init__, Failing("F", texts, texts, ""))
+    assert ours[0] == "raised"
+    assert ours == theirs
+
+
+def test_first_pass_keys_start_at_the_int_zero_as_pedalboards_do() -> None:
+    ranges: dict[tuple[float, float], Any] = {}
+    texts = ["a"] * 10 + ["b"] * 991
+    start, last = first_pass(NativeParameter("P", texts, texts, ""), STEPS, ranges)
+    [(low, high)] = ranges
+    assert (type(low), low, high) == (int, 0, 0.01)
+    assert (start, last) == (0.01, "b")
+
+
+def test_an_unproven_source_is_not_rewritten() -> None:
+    def __init__(self: Any, plugin: Any, parameter_name: str) -> None:
+        for _ in range(0, 1001):
+            pass
+
+    assert source_digest(__init__) not in PROVEN_SOURCES
+    assert rewritten_init(__init__, {}) is None
+    assert fast_parameter_finder(__init__) is None
+    assert source_digest(print) is None  # No source: nothing to prove.
+
+
+def test_the_finder_finds_what_pedalboards_finds_and_fails_with_its_words() -> None:
+    original = WRAPPER._AudioProcessorParameter__get_cpp_parameter
+    fast = fast_parameter_finder(original)
+    assert fast is not None
+    parameter = NativeParameter("Gain", ["1"] * (STEPS + 1), ["1"] * (STEPS + 1), "")
+    cases = [(Plugin(parameter), "Gain"), (Plugin(None), "Gain"), (Plugin(parameter), "Other")]
+    for plugin, name in cases:
+        wrapper = WRAPPER.__new__(WRAPPER)
+        object.__setattr__(wrapper, "_AudioProcessorParameter__plugin", plugin)
+        object.__setattr__(wrapper, "_AudioProcessorParameter__parameter_name", name)
+        outcomes = []
+        for finder in (fast, original):
+            try:
+                with finder(wrapper) as found:
+                    outcomes.append(("found", found))
+            except RuntimeError as error:
+                outcomes.append(("raised", str(error)))
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][0] == ("found" if name == "Gain" and plugin.parameter else "raised")
