@@ -140,6 +140,20 @@ def build_classes_bundle(
     return _compile(name, defines, dest)
 
 
+def build_channels_bundle(behaviour: str, dest: Path | None = None) -> Path:
+    """``zoo-<behaviour>-channels.vst3``: a class that takes any layout with as many outputs as
+    inputs and runs ``behave_<behaviour>`` when asked for more than two channels."""
+    if behaviour != "ok" and behaviour not in BEHAVIOURS:
+        raise ValueError(f"no zoo behaviour is named {behaviour!r}")
+    name = zoo_name(behaviour, "channels")
+    defines = (
+        f'-DZOO_NAME="{name}"',
+        f"-DZOO_BEHAVIOUR=behave_{behaviour}",
+        "-DZOO_STAGE=ZOO_CHANNELS",
+    )
+    return _compile(name, defines, dest)
+
+
 @pytest.fixture(scope="session")
 def zoo() -> dict[str, Path]:
     """Every zoo bundle by name: ``zoo-<behaviour>-<stage>`` for each pair, and ``zoo-ok``."""

@@ -11,6 +11,10 @@
                       component, but never looks for its controller);
        ZOO_UNLOAD     in ModuleExit, which a JUCE host calls when it destroys the last instance
                       of the module's classes (pedalboard: when the plugin object is freed);
+       ZOO_CHANNELS   in IAudioProcessor::setBusArrangements, when the host asks for more than
+                      two channels: at this stage the class takes any layout with as many
+                      outputs as inputs (one to two channels work), so a host finding the
+                      channel counts it accepts meets the behaviour only after the first ones;
        ZOO_NEVER      nowhere: zoo-ok, the well-behaved control.
 
    Unless its behaviour ends the process, the class is a working stereo pass-through effect
@@ -49,6 +53,7 @@
 #define ZOO_ENUMERATE 1
 #define ZOO_LOAD 2
 #define ZOO_UNLOAD 3
+#define ZOO_CHANNELS 4
 
 #if !defined(ZOO_NAME) || !defined(ZOO_BEHAVIOUR) || !defined(ZOO_STAGE)
 #error "build with -DZOO_NAME=... -DZOO_BEHAVIOUR=behave_... -DZOO_STAGE=ZOO_..."
@@ -83,9 +88,11 @@ enum { kInput = 0, kOutput = 1 };           /* BusDirection */
 enum { kMain = 0 };                         /* BusType */
 enum { kDefaultActive = 1 };                /* BusInfo flags */
 enum { kSample32 = 0 };
-static const uint64_t kStereo = 0x3;        /* SpeakerArrangement: left | right */
+#define kStereo 0x3ULL                      /* SpeakerArrangement: left | right */
 /* The main input's arrangement: stereo, or (ZOO_INPUT_CHANNELS 1) mono, the centre speaker. */
-static const uint64_t kInputArrangement = ZOO_INPUT_CHANNELS == 1 ? 0x80000 : 0x3;
+#define kInputArrangement (ZOO_INPUT_CHANNELS == 1 ? 0x80000ULL : kStereo)
+/* The main buses' layouts, input then output (ZOO_CHANNELS: whatever the host set last). */
+static uint64_t arrangements[2] = {kInputArrangement, kStereo};
 
 #define UID(a, b, c, d) {                                                                     \
         (char)((a) >> 24), (char)((a) >> 16), (char)((a) >> 8), (char)(a),                    \
@@ -627,7 +634,7 @@ static tresult component_get_bus_info(void *self, int32_t type, int32_t dir, int
     memset(bus, 0, sizeof *bus);
     bus->mediaType = kAudio;
     bus->direction = dir;
-    bus->channelCount = dir == kInput ? ZOO_INPUT_CHANNELS : 2;
+    bus->channelCount = __builtin_popcountll(arrangements[dir == kInput ? 0 : 1]);
     bus->name[0] = 'M', bus->name[1] = 'a', bus->name[2] = 'i', bus->name[3] = 'n';
     bus->busType = kMain;
     bus->flags = kDefaultActive;
@@ -665,10 +672,19 @@ static const IComponentVtbl component_vtbl = {
 
 static tresult processor_set_bus_arrangements(void *self, uint64_t *ins, int32_t nins,
                                               uint64_t *outs, int32_t nouts) {
-    (void)self;
     trace("IAudioProcessor::setBusArrangements");
+#if ZOO_STAGE == ZOO_CHANNELS
+    if (nins != 1 || nouts != 1 || ins[0] != outs[0] || outs[0] == 0)
+        return kResultFalse;
+    if (__builtin_popcountll(outs[0]) > 2)
+        misbehave(FROM(processor, self)->index, "misbehave at more than two channels");
+    arrangements[0] = arrangements[1] = outs[0];
+    return kResultTrue;
+#else
+    (void)self;
     bool ours = nins == 1 && nouts == 1 && ins[0] == kInputArrangement && outs[0] == kStereo;
     return ours ? kResultTrue : kResultFalse;
+#endif
 }
 
 static tresult processor_get_bus_arrangement(void *self, int32_t dir, int32_t index,
@@ -676,7 +692,7 @@ static tresult processor_get_bus_arrangement(void *self, int32_t dir, int32_t in
     (void)self;
     if (index != 0)
         return kInvalidArgument;
-    *arrangement = dir == kInput ? kInputArrangement : kStereo;
+    *arrangement = arrangements[dir == kInput ? 0 : 1];
     return kResultOk;
 }
 
