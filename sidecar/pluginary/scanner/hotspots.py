@@ -39,7 +39,8 @@ PROVEN_SOURCES = frozenset(
 )
 # What the rewritten constructor finds in pedalboard's module namespace besides its own names.
 HOOK_NAME = "_pluginary_first_pass"
-HELPERS = {HOOK_NAME: "first_pass", "_pluginary_sub": "sub", "_pluginary_repeat": "repeat"}
+SUB_NAME = "_pluginary_sub"
+REPEAT_NAME = "_pluginary_repeat"
 # Exact text of the proven source -> its replacement, with how often it occurs there. Each keeps
 # what is computed and in what order (calls, arguments, exceptions), only without a Python frame
 # per item: a loop or comprehension becomes ``map`` over the same functions.
@@ -64,8 +65,8 @@ REWRITES = (
     ),
     (
         "[round(abs(b - a), 8) for a, b in zip(sorted_values, sorted_values[1:])]",
-        "map(round, map(abs, map(_pluginary_sub, sorted_values[1:], sorted_values)),"
-        " _pluginary_repeat(8))",
+        f"map(round, map(abs, map({SUB_NAME}, sorted_values[1:], sorted_values)),"
+        f" {REPEAT_NAME}(8))",
         1,
     ),
     (
@@ -88,8 +89,8 @@ def rewritten_init(
     original: Callable[..., None], namespace: dict[str, Any]
 ) -> Callable[..., None] | None:
     """pedalboard's wrapper constructor ``original`` with ``REWRITES`` made, run against
-    ``namespace`` (pedalboard's module globals, which gain ``HELPERS``). None when the source
-    is not one proven."""
+    ``namespace`` (pedalboard's module globals, which gain the helpers' names). None when the
+    source is not one proven."""
     if source_digest(original) not in PROVEN_SOURCES:
         return None
     lines, first_line = inspect.getsourcelines(original)
@@ -98,6 +99,15 @@ def rewritten_init(
         if source.count(old) != count:
             return None
         source = "".join(_replaced(line, old, new) for line in source.splitlines(keepends=True))
+    try:
+        return _compiled(source, original, first_line, namespace)
+    except Exception:  # A Python that compiles it otherwise: pedalboard's own code runs.
+        return None
+
+
+def _compiled(
+    source: str, original: Callable[..., None], first_line: int, namespace: dict[str, Any]
+) -> Callable[..., None]:
     function = ast.parse(source).body[0]
     ast.increment_lineno(function, first_line - 1)  # Tracebacks name pedalboard's lines.
     # Compiled inside a class of the same name, so that ``self.__plugin`` is mangled as before.
@@ -106,11 +116,9 @@ def rewritten_init(
     if "type_params" in ast.ClassDef._fields:  # Python 3.12 on.
         setattr(owner, "type_params", [])  # noqa: B010 - unknown to this Python's stubs.
     ast.copy_location(owner, function)
-    code = compile(
-        ast.Module(body=[owner], type_ignores=[]), inspect.getsourcefile(original) or "", "exec"
-    )
-    helpers = {"first_pass": first_pass, "sub": operator.sub, "repeat": repeat}
-    namespace.update({name: helpers[helper] for name, helper in HELPERS.items()})
+    module = ast.Module(body=[owner], type_ignores=[])
+    code = compile(module, inspect.getsourcefile(original) or "", "exec")
+    namespace.update({HOOK_NAME: first_pass, SUB_NAME: operator.sub, REPEAT_NAME: repeat})
     compiled: dict[str, Any] = {}
     exec(code, namespace, compiled)  # pedalboard's own source, checked above.
     init: Callable[..., None] = compiled[owner_name].__dict__["__init__"]
