@@ -5,8 +5,10 @@
   2,000-parameter plugin that loop costs as much as the native reads themselves.
   ``rewritten_init`` compiles pedalboard's own ``__init__`` again with only that loop, and only
   on its first (not the slow) pass, handed to ``first_pass``: the same native calls in the same
-  order through a C-level ``map``, and the same ranges, keys and text objects. Everything else
-  in the constructor stays pedalboard's code, read from pedalboard's own source.
+  order through a C-level ``map``, and the same ranges, keys and text objects. Its
+  comprehensions over the ranges (128 of them on a MIDI-CC parameter) become ``map``s over the
+  same functions (``REWRITES``). Everything else in the constructor stays pedalboard's code,
+  read from pedalboard's own source.
 - **Finding a wrapper's native parameter.** Every public attribute a wrapper reads or sets
   looks its parameter up through a generator-based context manager (64 per parameter while
   describing). ``fast_parameter_finder`` gives the same lookup as a plain context manager, and
