@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from pluginary.scanner.launcher import ForkServerLauncher
-from pluginary.scanner.runs import ProbeLimits, ProbeRun
+from pluginary.scanner.runs import ProbeLimits, ProbeRequest, ProbeRun
 
 pytestmark = pytest.mark.worker
 
@@ -69,8 +69,8 @@ async def _two_probes(tmp_path: Path, how: str) -> tuple[ProbeRun, ProbeRun, lis
     ) as launcher:
         limits = ProbeLimits(timeout_seconds=30)
         with anyio.fail_after(60):  # A safety net: the watchdog acts after 2 s of silence.
-            first = await launcher.probe(1, "/p/A.vst3", None, [], limits)
-            second = await launcher.probe(2, "/p/B.vst3", None, [], limits)
+            first = await launcher.probe(ProbeRequest(1, "/p/A.vst3"), limits)
+            second = await launcher.probe(ProbeRequest(2, "/p/B.vst3"), limits)
     return first, second, logs
 
 

@@ -24,7 +24,7 @@ from pluginary.scanner.engine import Scanner
 from pluginary.scanner.launcher import ForkServerLauncher
 from pluginary.scanner.pool import WorkerPoolLauncher
 from pluginary.scanner.processtree import PosixGroups
-from pluginary.scanner.runs import ProbeLimits, ProbeRun
+from pluginary.scanner.runs import ProbeLimits, ProbeRequest, ProbeRun
 from processes import alive, processes_with_env, wait_until
 from scan_helpers import dump_catalog, running_bundles
 
@@ -62,7 +62,7 @@ async def _probe_each(
         scratch, recycle_after=recycle_after, trees=groups, log=logs.append
     ) as pool:
         for task, bundle in enumerate(bundles):
-            runs.append(await pool.probe(task, str(bundle), None, [], limits))
+            runs.append(await pool.probe(ProbeRequest(task, str(bundle)), limits))
     return runs, groups, logs
 
 

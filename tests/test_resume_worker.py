@@ -19,7 +19,7 @@ from pluginary.paths import cache_paths
 from pluginary.scanner.engine import Scanner
 from pluginary.scanner.journal import Journal
 from pluginary.scanner.launcher import ForkServerLauncher
-from pluginary.scanner.runs import ProbeRun
+from pluginary.scanner.runs import ProbeLimits, ProbeRequest, ProbeRun
 from processes import processes_with_env, wait_until
 from scan_helpers import (
     SCAN_SCRIPT,
@@ -40,9 +40,9 @@ class CountingLauncher(ForkServerLauncher):
 
     probes: list[str]
 
-    async def probe(self, task: int, bundle: str, *args: Any, **kwargs: Any) -> ProbeRun:
-        self.probes.append(bundle)
-        return await super().probe(task, bundle, *args, **kwargs)
+    async def probe(self, request: ProbeRequest, limits: ProbeLimits) -> ProbeRun:
+        self.probes.append(request.bundle)
+        return await super().probe(request, limits)
 
 
 def counting_scanner(cache: Path) -> tuple[Scanner, list[str]]:

@@ -55,7 +55,7 @@ from pluginary.scanner.launchers import LauncherFactory, default_launcher
 from pluginary.scanner.lock import HeldLock, scan_lock
 from pluginary.scanner.moduleinfo import ModuleInfoError, read_module_info
 from pluginary.scanner.probe import PROBE_FAILED
-from pluginary.scanner.runs import ProbeLauncher, ProbeLimits, ProbeRun
+from pluginary.scanner.runs import ProbeLauncher, ProbeLimits, ProbeRequest, ProbeRun
 from pluginary.storage import connect
 
 P = ParamSpec("P")
@@ -380,16 +380,16 @@ class Scanner:
                     timeout_seconds=task_timeout(limits.timeout_seconds, task.timeout_scale),
                 )
                 split = share > 1 and task.classes is None
-                run = await launcher.probe(
+                request = ProbeRequest(
                     task.id,
                     task.bundle,
                     task.classes,
                     task.skip,
-                    task_limits,
                     format=task.format,
                     audio=options.audio_check,
                     split=split,
                 )
+                run = await launcher.probe(request, task_limits)
                 added: list[Task] = []
                 if in_flight[task.id] and _maybe_a_neighbours_doing(run):
                     died = f"its probe died with {run.signal}"

@@ -31,7 +31,14 @@ from pluginary.scanner import containment
 from pluginary.scanner.classclock import ClassClock
 from pluginary.scanner.probe import RESULT_UNWRITABLE
 from pluginary.scanner.reports import parse_report
-from pluginary.scanner.runs import ProbeLimits, ProbeRun, check_scratch, read_result, read_tails
+from pluginary.scanner.runs import (
+    ProbeLimits,
+    ProbeRequest,
+    ProbeRun,
+    check_scratch,
+    read_result,
+    read_tails,
+)
 
 # Seconds of silence (while probes run; the server says it is alive every second) after which the
 # fork server counts as stopped or wedged. Stalls of the sidecar itself do not count.
@@ -252,18 +259,7 @@ class ForkServerLauncher:
                     server.kill("it lost track of a probe")
                     return
 
-    async def probe(
-        self,
-        task: int,
-        bundle: str,
-        classes: list[str] | None,
-        skip: list[str],
-        limits: ProbeLimits,
-        *,
-        format: str = "vst3",
-        audio: bool = True,
-        split: bool = False,
-    ) -> ProbeRun:
+    async def probe(self, request: ProbeRequest, limits: ProbeLimits) -> ProbeRun:
         """Probe one bundle in a fresh child; the fork server holds it to ``limits``.
 
         A server that goes down before it has started the probe (a plugin of an earlier probe
@@ -271,32 +267,26 @@ class ForkServerLauncher:
         rather than blamed for what it never did.
         """
         for _ in range(NEVER_STARTED_RETRIES):
-            run, started = await self._probe_once(
-                task, bundle, classes, skip, limits, format=format, audio=audio, split=split
-            )
+            run, started = await self._probe_once(request, limits)
             if run.lost is None or started:
                 return run
-            self.log(f"the fork server went down before starting {bundle}; sending it again")
+            self.log(
+                f"the fork server went down before starting {request.bundle}; sending it again"
+            )
         return run
 
     async def _probe_once(
-        self,
-        task: int,
-        bundle: str,
-        classes: list[str] | None,
-        skip: list[str],
-        limits: ProbeLimits,
-        *,
-        format: str,
-        audio: bool,
-        split: bool,
+        self, request: ProbeRequest, limits: ProbeLimits
     ) -> tuple[ProbeRun, bool]:
         """One probe on the current server; its run, and whether the server started it."""
         server = await self._ensure_started()
+        task = request.task
         result_path = self.scratch / f"{task}.result"
         output_path = self.scratch / f"{task}.output"
         pending = server.pending[task] = _Pending()
-        pending.clock = ClassClock(result_path, limits.timeout_seconds, time.monotonic(), classes)
+        pending.clock = ClassClock(
+            result_path, limits.timeout_seconds, time.monotonic(), request.classes
+        )
         pending.overdue_ticks = round(
             (limits.timeout_seconds + OVERDUE_GRACE_SECONDS) / TICK_SECONDS
         )
@@ -306,14 +296,7 @@ class ForkServerLauncher:
                 await _send(
                     server.process,
                     {
-                        "op": "probe",
-                        "task": task,
-                        "bundle": bundle,
-                        "format": format,
-                        "classes": classes,
-                        "skip": skip,
-                        "audio": audio,
-                        "split": split,
+                        **request.wire(),
                         "result": str(result_path),
                         "output": str(output_path),
                         "timeout": limits.timeout_seconds,

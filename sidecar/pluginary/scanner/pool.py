@@ -47,6 +47,7 @@ from pluginary.scanner.processtree import (
 from pluginary.scanner.reports import parse_report
 from pluginary.scanner.runs import (
     ProbeLimits,
+    ProbeRequest,
     ProbeRun,
     check_scratch,
     ran_out_of_memory,
@@ -126,39 +127,17 @@ class WorkerPoolLauncher:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def probe(
-        self,
-        task: int,
-        bundle: str,
-        classes: list[str] | None,
-        skip: list[str],
-        limits: ProbeLimits,
-        *,
-        format: str = "vst3",
-        audio: bool = True,
-        split: bool = False,
-    ) -> ProbeRun:
+    async def probe(self, request: ProbeRequest, limits: ProbeLimits) -> ProbeRun:
         """Probe one bundle in a worker; crashes after other probes are checked in a fresh one."""
-        request = {
-            "op": "probe",
-            "task": task,
-            "bundle": bundle,
-            "format": format,
-            "classes": classes,
-            "skip": skip,
-            "audio": audio,
-            "split": split,
-            "memory_mib": limits.memory_mib,
-            "output_mib": limits.output_mib,
-        }
+        wire = {**request.wire(), "memory_mib": limits.memory_mib, "output_mib": limits.output_mib}
         worker = self._idle.pop() if self._idle else await self._start()
-        run, worker_ended = await self._run(worker, request, limits)
+        run, worker_ended = await self._run(worker, wire, limits)
         if worker_ended and run.limit is None and worker.probes > 1:
             self.log(
-                f"{bundle} crashed a worker that had probed {worker.probes - 1} other bundle(s)"
-                " before; probing it again in a fresh worker"
+                f"{request.bundle} crashed a worker that had probed {worker.probes - 1} other"
+                " bundle(s) before; probing it again in a fresh worker"
             )
-            run, _ = await self._run(await self._start(), request, limits)
+            run, _ = await self._run(await self._start(), wire, limits)
         return run
 
     async def _run(

@@ -39,6 +39,36 @@ class ProbeLimits:
     output_mib: float | None = None
 
 
+@dataclass(frozen=True)
+class ProbeRequest:
+    """One probe to run: the task it is for, which bundle and classes, and how.
+
+    ``split``: a bundle of several classes is listed whole but only its first class probed
+    (``probe.probe_bundle``); the engine hands the rest to other probes.
+    """
+
+    task: int
+    bundle: str
+    classes: list[str] | None = None  # None: every class of the bundle.
+    skip: list[str] = field(default_factory=list)  # Classes never to load (the ignore list).
+    format: str = "vst3"
+    audio: bool = True  # Check audio, channels, latency and state after loading.
+    split: bool = False
+
+    def wire(self) -> dict[str, Any]:
+        """The request as a launcher sends it to its fork server or worker."""
+        return {
+            "op": "probe",
+            "task": self.task,
+            "bundle": self.bundle,
+            "format": self.format,
+            "classes": self.classes,
+            "skip": self.skip,
+            "audio": self.audio,
+            "split": self.split,
+        }
+
+
 @dataclass
 class ProbeRun:
     """What one probe process did: its events, how it ended, and the tail of what it printed."""
@@ -68,24 +98,9 @@ class ProbeRun:
 
 
 class ProbeLauncher(Protocol):
-    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins.
+    """Runs one probe in isolation; swappable so the scan logic can be tested without plugins."""
 
-    ``split``: a bundle of several classes is listed whole but only its first class probed
-    (``probe.probe_bundle``); the engine hands the rest to other probes.
-    """
-
-    async def probe(
-        self,
-        task: int,
-        bundle: str,
-        classes: list[str] | None,
-        skip: list[str],
-        limits: ProbeLimits,
-        *,
-        format: str = "vst3",
-        audio: bool = True,
-        split: bool = False,
-    ) -> ProbeRun: ...
+    async def probe(self, request: ProbeRequest, limits: ProbeLimits) -> ProbeRun: ...
 
     async def aclose(self) -> None: ...
 
