@@ -87,6 +87,7 @@ FAST_INIT = rewritten_init(WRAPPER.__init__, vars(INTERNALS))
 TEXTS = st.sampled_from(
     ["0", "1", "0.5", "-inf", "12 dB", "12.5 dB", "3 ms", "On", "Off", "yes", "Sine", "", " "]
 ) | st.sampled_from(["0.00000005", "0.00000001", "0.123456789"])  # Steps round(..., 8) tells.
+TEXTS = TEXTS | st.sampled_from(["-0", "-0.0 dB", "nan", "inf", "1e400"])  # Signed zero, NaN.
 
 
 def _expanded(runs: list[tuple[str, int]]) -> list[Any]:

@@ -160,26 +160,27 @@ def _native_property(plugin: Any, name: str) -> Any:
     raise AttributeError(name)
 
 
-def range_problem(parameter: Any) -> str | None:
-    """``degenerate``, ``unbounded``, ``suspectSteps`` or None, for one pedalboard parameter."""
+def range_problem(parameter: Any, num_steps: int) -> str | None:
+    """``degenerate``, ``unbounded``, ``suspectSteps`` or None, for one pedalboard parameter
+    of ``num_steps`` native steps."""
     if parameter.type is float:
         low, high = parameter.min_value, parameter.max_value
         if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
             return "unbounded"
         if low == high:
             return "degenerate"
-    steps = int(parameter.num_steps)
-    if SUSPECT_STEPS < steps != CONTINUOUS_STEPS:
+    if SUSPECT_STEPS < num_steps != CONTINUOUS_STEPS:
         return "suspectSteps"
     return None
 
 
-def text_samples(parameter: Any) -> list[dict[str, Any]]:
-    """The display text at raw 0, 0.25, 0.5, 0.75 and 1, with the value pedalboard reads."""
+def text_samples(parameter: Any, native: Any) -> list[dict[str, Any]]:
+    """The display text at raw 0, 0.25, 0.5, 0.75 and 1 (read from ``native``, the parameter
+    pedalboard's wrapper ``parameter`` stands for), with the value pedalboard reads."""
     samples = []
     for raw in SAMPLE_POINTS:
         try:
-            text = parameter.get_text_for_raw_value(raw)
+            text = native.get_text_for_raw_value(raw)
         except Exception:
             text = None
         samples.append({"raw": raw, "value": _value_of(parameter, text), "text": text})

@@ -27,7 +27,7 @@ import inspect
 import operator
 import textwrap
 from collections.abc import Callable
-from itertools import compress, islice, repeat
+from itertools import compress, islice
 from typing import Any
 
 # sha256 of the source of each pedalboard function rewritten here, as proven against by the
@@ -42,7 +42,8 @@ PROVEN_SOURCES = frozenset(
 # What the rewritten constructor finds in pedalboard's module namespace besides its own names.
 HOOK_NAME = "_pluginary_first_pass"
 SUB_NAME = "_pluginary_sub"
-REPEAT_NAME = "_pluginary_repeat"
+FLOAT_NAME = "_pluginary_float_of_text"
+ROUND_NAME = "_pluginary_round_8"
 # Exact text of the proven source -> its replacement, with how often it occurs there. Each keeps
 # what is computed and in what order (calls, arguments, exceptions), only without a Python frame
 # per item: a loop or comprehension becomes ``map`` over the same functions.
@@ -61,14 +62,12 @@ REWRITES = (
     ),
     (
         "k: float(strip_common_float_suffixes(v)) for k, v in self.ranges.items()",
-        "**dict(zip(self.ranges, map(float, map(strip_common_float_suffixes,"
-        " self.ranges.values()))))",
+        f"**dict(zip(self.ranges, map({FLOAT_NAME}, self.ranges.values())))",
         1,
     ),
     (
         "[round(abs(b - a), 8) for a, b in zip(sorted_values, sorted_values[1:])]",
-        f"map(round, map(abs, map({SUB_NAME}, sorted_values[1:], sorted_values)),"
-        f" {REPEAT_NAME}(8))",
+        f"map({ROUND_NAME}, map(abs, map({SUB_NAME}, sorted_values[1:], sorted_values)))",
         1,
     ),
     (
@@ -111,6 +110,9 @@ def _compiled(
     source: str, original: Callable[..., None], first_line: int, namespace: dict[str, Any]
 ) -> Callable[..., None]:
     function = ast.parse(source).body[0]
+    owner_class = namespace.get(original.__qualname__.rpartition(".")[0])
+    direct = _DirectStores(_plain_attributes(function, owner_class, namespace.get(NATIVE_NAME)))
+    function = direct.visit(function)
     ast.increment_lineno(function, first_line - 1)  # Tracebacks name pedalboard's lines.
     # Compiled inside a class of the same name, so that ``self.__plugin`` is mangled as before.
     owner_name = original.__qualname__.rpartition(".")[0]
@@ -120,11 +122,87 @@ def _compiled(
     ast.copy_location(owner, function)
     module = ast.Module(body=[owner], type_ignores=[])
     code = compile(module, inspect.getsourcefile(original) or "", "exec")
-    namespace.update({HOOK_NAME: first_pass, SUB_NAME: operator.sub, REPEAT_NAME: repeat})
+    helpers = {
+        HOOK_NAME: first_pass,
+        SUB_NAME: operator.sub,
+        FLOAT_NAME: _memo(lambda text: float(namespace["strip_common_float_suffixes"](text))),
+        ROUND_NAME: _memo(lambda difference: round(difference, 8)),
+    }
+    namespace.update(helpers)
     compiled: dict[str, Any] = {}
     exec(code, namespace, compiled)  # pedalboard's own source, checked above.
     init: Callable[..., None] = compiled[owner_name].__dict__["__init__"]
     return init
+
+
+# pedalboard's name for the native parameter class, in its module namespace.
+NATIVE_NAME = "_AudioProcessorParameter"
+
+
+def _plain_attributes(function: ast.AST, wrapper_class: Any, native_class: Any) -> set[str]:
+    """The public attributes ``function`` sets on ``self`` that pedalboard's ``__setattr__``
+    can only store on the wrapper: the native class has no such attribute (and its instances
+    no ``__dict__`` to grow one), and the wrapper's classes no descriptor of that name. For
+    those, its lookup of the native parameter first (a read with no effect, whose failure it
+    catches) decides nothing; an empty set when any of that cannot be shown."""
+    if wrapper_class is None or native_class is None or native_class.__dictoffset__ != 0:
+        return set()
+    stored = {
+        target.attr
+        for node in ast.walk(function)
+        for target in _targets(node)
+        if isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == "self"
+    }
+    return {
+        name
+        for name in stored
+        if not name.startswith("_")
+        and not hasattr(native_class, name)
+        and not any(name in vars(klass) for klass in wrapper_class.__mro__)
+    }
+
+
+def _targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        return list(node.targets)
+    if isinstance(node, ast.AnnAssign):
+        return [node.target]
+    return []
+
+
+class _DirectStores(ast.NodeTransformer):
+    """``self.name = value`` as ``self.__dict__["name"] = value`` for ``names``: where
+    pedalboard's ``__setattr__`` ends anyway, without its frames."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def visit_Assign(self, node: ast.Assign) -> ast.Assign:
+        node.targets = [self._direct(target) for target in node.targets]
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.stmt:
+        target = self._direct(node.target)
+        if target is node.target or node.value is None:
+            return node
+        # Python never evaluates an annotation inside a function: dropping it changes nothing.
+        return ast.copy_location(ast.Assign(targets=[target], value=node.value), node)
+
+    def _direct(self, target: ast.expr) -> ast.expr:
+        if not (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "self"
+            and target.attr in self.names
+        ):
+            return target
+        instance_dict = ast.Attribute(
+            value=ast.Name(id="self", ctx=ast.Load()), attr="__dict__", ctx=ast.Load()
+        )
+        store = ast.Subscript(value=instance_dict, slice=ast.Constant(target.attr), ctx=ast.Store())
+        return ast.fix_missing_locations(ast.copy_location(store, target))
 
 
 def _replaced(line: str, old: str, new: str) -> str:
@@ -133,6 +211,17 @@ def _replaced(line: str, old: str, new: str) -> str:
         return line
     indent = line[: len(line) - len(line.lstrip())]
     return line.replace(old, new.replace("\n", "\n" + indent))
+
+
+# Results kept by each memoised helper (least recently used dropped first).
+MEMO_LIMIT = 1 << 16
+
+
+def _memo(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A pure function of one argument, memoised by value and type (``1`` and ``1.0`` are two
+    keys; a NaN is its own, so it is computed each time). The same few values recur across a
+    plugin's parameters: "0" to "127" parsed, steps of 1.0 rounded, thousands of times."""
+    return functools.lru_cache(maxsize=MEMO_LIMIT, typed=True)(function)
 
 
 @functools.lru_cache(maxsize=8)
@@ -147,8 +236,10 @@ def first_pass(
     return where the last run starts and its text (``start_of_range``, ``text_value``)."""
     raw_values = _raw_values(search_steps)
     texts = list(map(cpp_parameter.get_text_for_raw_value, raw_values))
-    if not set(map(type, texts)) <= {str}:
-        return _grouped(raw_values, texts, ranges)  # None or an odd type: the loop's own rules.
+    try:
+        "".join(texts)  # Strings all (pybind's std::string), else the loop's own rules.
+    except TypeError:
+        return _grouped(raw_values, texts, ranges)
     start: float = 0  # pedalboard's first range starts at the int 0.
     run = 0
     # Where a text differs from the one before it (``!=`` between strings is transitive).
@@ -199,3 +290,14 @@ def fast_parameter_finder(original: Any) -> Callable[[Any], Any] | None:
             return None
 
     return Found
+
+
+def native_parameter(wrapper: Any) -> Any:
+    """The native parameter a pedalboard wrapper stands for, found as the wrapper finds it for
+    every attribute it does not hold itself; the wrapper when it finds none (reading through it
+    then fails as pedalboard's would)."""
+    try:
+        with wrapper._AudioProcessorParameter__get_cpp_parameter() as native:
+            return native
+    except Exception:
+        return wrapper

@@ -63,6 +63,7 @@ from pluginary.scanner.checks import (
     unhostable_layout,
 )
 from pluginary.scanner.describer import Describer, choose, describer_for
+from pluginary.scanner.hotspots import native_parameter
 from pluginary.scanner.linkage import unmet_dependencies
 from pluginary.scanner.loadable import Unloadable, loadable_path
 
@@ -330,7 +331,9 @@ def describe_parameter(key: str, parameter: Any, vst3: bool = True) -> dict[str,
     VST3 format computes ``is_discrete`` before it reads the step count, so it says true for
     every VST3 parameter (issue 15). Audio Units report theirs properly.
     """
-    num_steps = int(parameter.num_steps)
+    # Its native facts read once from the native parameter, not each through the wrapper.
+    native = native_parameter(parameter)
+    num_steps = int(native.num_steps)
     kind = {float: "float", bool: "bool", str: "str"}.get(parameter.type, "str")
     values: list[Any] | None = None
     truncated = False
@@ -339,8 +342,8 @@ def describe_parameter(key: str, parameter: Any, vst3: bool = True) -> dict[str,
         values = all_values[:MAX_ENUM_VALUES]
         truncated = len(all_values) > MAX_ENUM_VALUES
     return {
-        "index": parameter.index,
-        "name": parameter.name,
+        "index": native.index,
+        "name": native.name,
         "key": key,
         "units": parameter.label or None,
         "type": kind,
@@ -348,17 +351,17 @@ def describe_parameter(key: str, parameter: Any, vst3: bool = True) -> dict[str,
         "max": _jsonable(parameter.max_value),
         "step": _jsonable(parameter.step_size),
         "approximate_step": _jsonable(parameter.approximate_step_size),
-        "default_raw": _jsonable(parameter.raw_value),
-        "default_text": parameter.string_value,
-        "plugin_default_raw": _jsonable(parameter.default_raw_value),
-        "boolean": bool(parameter.is_boolean),
-        "discrete": num_steps != CONTINUOUS_STEPS if vst3 else bool(parameter.is_discrete),
+        "default_raw": _jsonable(native.raw_value),
+        "default_text": native.string_value,
+        "plugin_default_raw": _jsonable(native.default_raw_value),
+        "boolean": bool(native.is_boolean),
+        "discrete": num_steps != CONTINUOUS_STEPS if vst3 else bool(native.is_discrete),
         "num_steps": num_steps,
-        "automatable": bool(parameter.is_automatable),
+        "automatable": bool(native.is_automatable),
         "values": values,
         "values_truncated": truncated,
-        "range_problem": range_problem(parameter),
-        "samples": text_samples(parameter),
+        "range_problem": range_problem(parameter, num_steps),
+        "samples": text_samples(parameter, native),
     }
 
 
