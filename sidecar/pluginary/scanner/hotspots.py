@@ -42,7 +42,6 @@ PROVEN_SOURCES = frozenset(
 # What the rewritten constructor finds in pedalboard's module namespace besides its own names.
 HOOK_NAME = "_pluginary_first_pass"
 SUB_NAME = "_pluginary_sub"
-FLOAT_NAME = "_pluginary_float_of_text"
 ROUND_NAME = "_pluginary_round_8"
 # Exact text of the proven source -> its replacement, with how often it occurs there. Each keeps
 # what is computed and in what order (calls, arguments, exceptions), only without a Python frame
@@ -62,7 +61,8 @@ REWRITES = (
     ),
     (
         "k: float(strip_common_float_suffixes(v)) for k, v in self.ranges.items()",
-        f"**dict(zip(self.ranges, map({FLOAT_NAME}, self.ranges.values())))",
+        "**dict(zip(self.ranges, map(float, map(strip_common_float_suffixes,"
+        " self.ranges.values()))))",
         1,
     ),
     (
@@ -125,7 +125,6 @@ def _compiled(
     helpers = {
         HOOK_NAME: first_pass,
         SUB_NAME: operator.sub,
-        FLOAT_NAME: _memo(lambda text: float(namespace["strip_common_float_suffixes"](text))),
         ROUND_NAME: _memo(lambda difference: round(difference, 8)),
     }
     namespace.update(helpers)
@@ -219,8 +218,12 @@ MEMO_LIMIT = 1 << 16
 
 def _memo(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A pure function of one argument, memoised by value and type (``1`` and ``1.0`` are two
-    keys; a NaN is its own, so it is computed each time). The same few values recur across a
-    plugin's parameters: "0" to "127" parsed, steps of 1.0 rounded, thousands of times."""
+    keys). The same few steps (1.0 on a MIDI-CC parameter) are rounded thousands of times.
+
+    Only where sharing one result object between equal arguments changes nothing: a float's
+    identity matters only for NaN (a dict or set tells NaNs apart by identity), and a NaN
+    argument is a new object each time here, so it never finds a kept result. Parsed floats are
+    not memoised for that reason: equal texts "nan" would share one NaN."""
     return functools.lru_cache(maxsize=MEMO_LIMIT, typed=True)(function)
 
 
