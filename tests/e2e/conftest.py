@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from harness import DEADLINE, Launch, Sidecar, check_messages, start_sidecar
-
-# Every end-to-end test runs twice: as on Linux (stdin polled, signals through the event loop,
-# the fork server) and as on macOS and Windows (stdin read by a thread, signals through
-# ``signal.signal``, the worker pool: issue 14), which is all this machine can prove of them.
-PLATFORMS = {
-    "linux": {},
-    "portable": {"PLUGINARY_PORTABLE_IO": "1", "PLUGINARY_LAUNCHER": "pool"},
-}
+from harness import DEADLINE, PLATFORMS, Launch, Sidecar, check_messages, start_sidecar
 
 
 @pytest_asyncio.fixture(params=list(PLATFORMS))

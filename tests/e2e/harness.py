@@ -24,6 +24,14 @@ import wirecheck
 from pluginary.server import wire
 
 DEADLINE = 120.0  # A safety net against a hung test, never a timing assertion.
+# Every end-to-end test runs twice: as on Linux (stdin polled, signals through the event loop,
+# the fork server) and as on macOS and Windows (stdin read by a thread, signals through
+# ``signal.signal``, the worker pool: issue 14), which is all this machine can prove of them.
+# The environment each gives its sidecars, by name.
+PLATFORMS: dict[str, dict[str, str]] = {
+    "linux": {},
+    "portable": {"PLUGINARY_PORTABLE_IO": "1", "PLUGINARY_LAUNCHER": "pool"},
+}
 
 
 class RecordingProtocol(LanguageClientProtocol):

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Launch, Sidecar
+import pytest_asyncio
+from harness import DEADLINE, PLATFORMS, Launch, Sidecar, check_messages, start_sidecar
 from pygls.exceptions import JsonRpcException
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 
 INVALID_PARAMS = -32602
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=list(PLATFORMS))
+async def one_sidecar(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Sidecar]:
+    """One initialized sidecar of each platform (as ``launch`` makes them) for every malformed
+    request below: it must answer each and carry on; its clean exit is checked at the end."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in PLATFORMS[request.param].items():
+            patch.setenv(name, value)  # The sidecar inherits the environment it starts with.
+        sidecar = await start_sidecar(tmp_path_factory.mktemp("errors") / "cache")
+    try:
+        await sidecar.initialize()
+        yield sidecar
+        assert await sidecar.shutdown() == 0
+    finally:
+        if sidecar.process.returncode is None:
+            sidecar.process.kill()
+        await asyncio.wait_for(sidecar.client.stop(), DEADLINE)
+    check_messages(sidecar.protocol)
 
 
 async def _error(sidecar: Sidecar, method: str, params: Any = None) -> JsonRpcException:
@@ -37,16 +61,16 @@ async def _error(sidecar: Sidecar, method: str, params: Any = None) -> JsonRpcEx
         ("pluginary/status", {"verbose": True}, "verbose"),
     ],
 )
+@pytest.mark.asyncio(loop_scope="module")
 async def test_malformed_params_are_invalid_params_naming_the_field(
-    launch: Launch, method: str, params: dict[str, Any], field: str
+    one_sidecar: Sidecar, method: str, params: dict[str, Any], field: str
 ) -> None:
-    sidecar = await launch()
-    await sidecar.initialize()
-    error = await _error(sidecar, method, params)
+    error = await _error(one_sidecar, method, params)
     assert error.code == INVALID_PARAMS
     assert error.data == {"field": field}
     assert field in error.message
-    assert await sidecar.shutdown() == 0
+    # It carries on: the next request is answered (and the last, shutdown, at the end).
+    assert (await one_sidecar.request("pluginary/query", {}))["total"] == 0
 
 
 async def test_application_errors(launch: Launch, tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Issue 12 through the real sidecar: the hostile plugin zoo, stalls, and our own scratch folder.
 
-- The whole zoo (``tests/zoo/``) beside real plugins: the scan answers a summary, the real plugins
-  are ok, each hostile bundle has the record naming what it did, nothing it started is left, and
-  the next scan is clean.
+- The whole zoo (``tests/zoo/``) beside real plugins, once per launcher (the fork server in its
+  PID namespace, and the worker pool): the scan answers a summary, the real plugins are ok, each
+  hostile bundle has the record naming what it did (``zoo_records.py``: the same records the
+  worker tier asserts of the scan without the namespace), nothing it started is left, and the
+  next scan is clean.
 - A stall of the sidecar (or of the sidecar and its fork server) longer than the probe timeout
   invents no timeout and no phantom row: probes that finished during it are read as finished.
 - The scratch folder deleted or made unwritable mid-scan is our failure: StorageError naming it,
@@ -17,6 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +33,27 @@ from faultkit import (
     without_dac_override,
 )
 from ledger import Ledger
-from rawclient import Sidecar, wait_gone
+from rawclient import Sidecar, sidecars, wait_gone
 
 from pluginary.paths import cache_paths
 from pluginary.scanner.containment import NO_NAMESPACE_ENV
 from processes import proc_stat, wait_until
-from zoo_bundles import BEHAVIOURS, STAGES, zoo_name
+from zoo_bundles import BEHAVIOURS, STAGES
+from zoo_records import (
+    MEMORY_MIB,
+    NAMESPACED,
+    OUTPUT_MIB,
+    POOL,
+    POOL_RECYCLE,
+    REAL,
+    RETRY_SCAN_TIMEOUT,
+    TIMEOUT,
+    Record,
+    as_retried,
+    culprit_problems,
+    read_records,
+    zoo_scan_names,
+)
 
 pytestmark = [
     pytest.mark.failsafe,
@@ -43,8 +61,12 @@ pytestmark = [
 ]
 
 STORAGE_ERROR = 1004
-TIMEOUT = 6.0  # Tight only for the bundles built to hang.
-LIMITS = {"timeoutSeconds": TIMEOUT, "memoryLimitMib": 512, "outputLimitMib": 8, "workers": 2}
+LIMITS = {
+    "timeoutSeconds": TIMEOUT,
+    "memoryLimitMib": MEMORY_MIB,
+    "outputLimitMib": OUTPUT_MIB,
+    "workers": 2,
+}
 # What a PID namespace neutralises (a plugin's signals to its parent) loads like any plugin;
 # a plugin that only leaves processes behind is ok once they are gone.
 HARMLESS = {"kill_parent", "term_parent_group", "stop_parent", "daemon", "slow", "fork_many"}
@@ -62,29 +84,87 @@ def every_plugin(sidecar: Sidecar) -> list[dict[str, Any]]:
             return plugins
 
 
-@pytest.mark.parametrize("launcher", ["forkserver", "pool"])
-def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
-    launcher: str,
-    launch: Launch,
-    folder: Callable[..., Path],
+@dataclass
+class ZooScan:
+    """What one sidecar said and recorded in its three scans of the zoo (:func:`zoo_scan`)."""
+
+    launcher: str
+    names: list[str]  # The zoo bundles beside the real ones.
+    summary: dict[str, Any]  # The first scan's,
+    by_bundle: dict[str, list[dict[str, Any]]]  # its pluginary/plugin answers by bundle stem,
+    records: dict[str, list[Record]]  # its catalogue rows,
+    probes_left: list[str]  # and what its scratch folder held once its processes were gone.
+    again: dict[str, Any]  # The scan after it, at RETRY_SCAN_TIMEOUT,
+    last: dict[str, Any]  # the one after that,
+    records_after: dict[str, list[Record]]  # and the catalogue rows then.
+    logs: list[str]  # The sidecar's log messages.
+
+
+@pytest.fixture(scope="module", params=["forkserver", "pool"])
+def zoo_scan(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    real_plugins: Path,
     zoo: dict[str, Path],
-    ledger: Ledger,
+) -> ZooScan:
+    """Every zoo bundle (every behaviour at both stages) beside two real plugins, scanned three
+    times by one real sidecar with the launcher of the param: what the sidecar says of it and
+    the record of each culprit are two tests of one (long) scan. The pool replaces its workers
+    every :data:`POOL_RECYCLE` probes."""
+    launcher: str = request.param
+    root = tmp_path_factory.mktemp(f"zoo-{launcher}")
+    plugins = root / "plugins"
+    plugins.mkdir()
+    for name in REAL:
+        (plugins / name).symlink_to(real_plugins / name)
+    names = zoo_scan_names(NAMESPACED)  # Every behaviour.
+    assert set(NAMESPACED) == set(BEHAVIOURS) == set(POOL)
+    # Real copies, in a folder that sorts after the real bundles.
+    for name in names:
+        shutil.copytree(zoo[name], plugins / "zz" / f"{name}.vst3", symlinks=True)
+    cache = root / "cache"
+    with sidecars(cache, root / "logs") as launch:
+        sidecar = launch(env={"ZOO_SLEEP_MS": "1000", "PLUGINARY_LAUNCHER": launcher})
+        sidecar.initialize({"recycleAfter": POOL_RECYCLE} if launcher == "pool" else None)
+        summary = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
+        by_bundle: dict[str, list[dict[str, Any]]] = {}
+        for plugin in every_plugin(sidecar):
+            record = sidecar.result("pluginary/plugin", {"id": plugin["id"]})
+            by_bundle.setdefault(Path(record["path"]).stem, []).append(record)
+        records = read_records(cache)
+        # Nothing any plugin started is left, whatever it did to escape: the sidecar is alone.
+        wait_until(lambda: sidecar.processes() == {sidecar.pid}, "the scan's processes are gone")
+        probes_left = os.listdir(cache_paths(cache).probes)
+        # The next scan probes only the timed-out bundles (every one built to hang) again, once,
+        # with twice its timeout; the one after it, nothing.
+        again = sidecar.result(
+            "pluginary/scan",
+            scan_params(plugins, **{**LIMITS, "timeoutSeconds": RETRY_SCAN_TIMEOUT}),
+        )
+        last = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
+        records_after = read_records(cache)
+        logs = sidecar.logs()
+        assert sidecar.shutdown() == 0
+    return ZooScan(
+        launcher, names, summary, by_bundle, records, probes_left, again, last, records_after, logs
+    )
+
+
+def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
+    zoo_scan: ZooScan, ledger: Ledger
 ) -> None:
-    names = ["zoo-ok"] + [zoo_name(b, s) for b in BEHAVIOURS for s in STAGES]
-    plugins = folder("ZamComp.vst3", "ZamGate.vst3", extra=tuple(zoo[name] for name in names))
-    sidecar = launch(env={"ZOO_SLEEP_MS": "1000", "PLUGINARY_LAUNCHER": launcher})
+    launcher, names, summary, by_bundle = (
+        zoo_scan.launcher,
+        zoo_scan.names,
+        zoo_scan.summary,
+        zoo_scan.by_bundle,
+    )
     harmless, either = HARMLESS, set()
     if launcher == "pool":
         # A SIGTERM to its worker's group ends the probe (no namespace drops it); a plugin that
-        # exits from a thread after loading may be done first (see tests/test_zoo_worker.py).
+        # exits from a thread after loading may be done first (see zoo_records.POOL).
         harmless, either = HARMLESS - {"term_parent_group"}, {"background_exit"}
-    sidecar.initialize()
-    summary = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
     assert summary["discovered"] == summary["probed"] == len(names) + 2
-    by_bundle: dict[str, list[dict[str, Any]]] = {}
-    for plugin in every_plugin(sidecar):
-        record = sidecar.result("pluginary/plugin", {"id": plugin["id"]})
-        by_bundle.setdefault(Path(record["path"]).stem, []).append(record)
     assert [r["status"] for r in by_bundle["ZamComp"] + by_bundle["ZamGate"]] == ["ok", "ok"]
     hostile = {}
     for name in names[1:]:
@@ -97,18 +177,14 @@ def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
         else:
             assert record["status"] != "ok" and record["error"], (name, record)
             hostile[name] = f"{record['status']}: {record['error'].split(' (')[0]}"
-    # Nothing any plugin started is left: the sidecar is alone again.
-    wait_until(lambda: sidecar.processes() == {sidecar.pid}, "the scan's processes are gone")
     # The next scan is clean: it probes only the timed-out bundles again, once, with twice its
-    # timeout (half the first scan's here, so the same limit), and they hang again.
-    again = sidecar.result(
-        "pluginary/scan", scan_params(plugins, **{**LIMITS, "timeoutSeconds": TIMEOUT / 2})
-    )
-    timed_out = summary["timedOut"]
+    # timeout, and they hang again.
+    again, timed_out = zoo_scan.again, summary["timedOut"]
     assert (again["probed"], again["retried"], again["timedOut"]) == (timed_out,) * 3
-    last = sidecar.result("pluginary/scan", scan_params(plugins, **LIMITS))
+    retried = f"did not finish within {RETRY_SCAN_TIMEOUT * 2:g} s"
+    assert [p["error"].startswith(retried) for p in again["problems"]] == [True] * timed_out
+    last = zoo_scan.last
     assert (last["probed"], last["unchanged"]) == (0, summary["discovered"])
-    assert sidecar.shutdown() == 0
     ledger.record(
         "hostile-zoo",
         f"({launcher}) {len(names)} zoo bundles beside 2 real plugins: the real ones ok, "
@@ -119,6 +195,27 @@ def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
         " no process left; the next scan retried only the timed-out ones (once, longer limit),"
         " the one after probed nothing",
     )
+
+
+def test_each_zoo_bundle_has_the_record_its_launchers_containment_gives(
+    zoo_scan: ZooScan,
+) -> None:
+    """Each culprit blamed, and only it, with the status and error its launcher gives it."""
+    records = zoo_scan.records
+    for name in REAL:
+        assert [status for _, status, _ in records[Path(name).stem]] == ["ok"]
+    assert records["zoo-ok"] == [("zoo-ok", "ok", None)]
+    expected = {"forkserver": NAMESPACED, "pool": POOL}[zoo_scan.launcher]
+    problems = culprit_problems(records, expected)
+    assert not problems, "\n".join(problems + zoo_scan.logs)
+    assert zoo_scan.probes_left in ([], ["shadows"])
+    # The scans after it: only the timed-out bundles probed again, they hang again, and then
+    # nothing changes: the same records, but for the limit each names.
+    timed_out = sum(status == "timeout" for rows in records.values() for _, status, _ in rows)
+    again = zoo_scan.again
+    assert (again["probed"], again["retried"], again["timedOut"]) == (timed_out,) * 3
+    assert again["unchanged"] == zoo_scan.summary["discovered"] - timed_out
+    assert zoo_scan.records_after == as_retried(records)
 
 
 def the_one_crashed(sidecar: Sidecar) -> dict[str, Any]:
