@@ -77,7 +77,7 @@ def _unfinished(record: PluginRecord, expected: dict[str, Any], where: str) -> l
     elif step == "loading":
         phase = "" if "crashed" in expected else LOADING
     else:
-        phase = re.escape(PHASES[step])
+        phase = re.escape(PHASES[str(step)])
     if "crashed" in expected:
         status, error = "crashed", re.escape(f"the probe died with {expected['crashed']}") + phase
     else:

@@ -10,13 +10,14 @@ everything pedalboard told before it agreeing too.
 - LSP's one bundle of 184 classes: a sample of 7 classes in the default suite (the others are
   left out through the user's own ignore list, ``bundle :: class`` entries), every class in
   the ``slow`` tier: ``pytest -m slow tests/test_breadth_oracle.py -s`` (about 20 minutes on 2
-  cores: the scan, then 184 fresh pedalboard processes). All 184 agree: 75 load, 4 are mono in
-  and stereo out (pedalboard refuses them), 103 crash pedalboard (71 with SIGSEGV while loading:
-  every sidechain, mixer, A/B tester, crossover x8, oscilloscope, spectrum analyzer x4 and up,
-  the DirectOut multi-samplers, and the noise generators x2/x4 and phase detector; 32 with
-  SIGABRT once offered a channel count they do not take, after their checks at the lowest one),
-  and 2 hang it (the Referencers, processing their first buffer). docs/breadth-sets.md has the
-  numbers.
+  cores: the scan alone, its time printed, then one fresh pedalboard process per class). Every
+  class agrees: 75 load; 4 are mono in and stereo out, which pedalboard refuses; 103 crash
+  pedalboard too (71 with SIGSEGV while loading: the sidechain classes, mixers, A/B testers,
+  oscilloscopes and more, docs/breadth-sets.md; 32 with SIGABRT at the second channel count they
+  refuse, after their checks at the one they take); 2 hang it (the Referencers, in their first
+  ``process()``).
+- Chance: the audio check's verdict of IEM's GranularEncoder and LSP's 16 Multiband ... x8
+  dynamics classes is not compared (UNINITIALISED: they compute from memory they never wrote).
 - bookworm's ZamVerb: pedalboard's own parameter sweep sets every value, and each one makes the
   plugin reload and resample its impulse response: pedalboard does not finish loading it in five
   minutes (docs/breadth-sets.md). Its test scans it alone with a short time limit and checks
@@ -60,14 +61,31 @@ FAILING = {
     "zam-bookworm": set(),
 }
 
-# Fields whose value is chance for a plugin, each with its reason and the test that shows it.
-UNSETTLED = {
-    # Its output reads heap memory it never wrote: NaN or not by what that memory last held
-    # (test_granular_encoders_output_is_whatever_its_uninitialised_memory_held).
-    ("GranularEncoder", "audio non-finite"),
-}
-
 LSP = "lsp-plugins.vst3"
+# Plugins whose output reads heap memory they never wrote, so that whether 100 ms of noise comes
+# out finite is chance in a fresh process (what that memory last held): the audio check's
+# verdict is not compared (test_an_uninitialised_read_makes_the_audio_verdict_chance shows
+# each). (set, bundle, class, channels it takes.)
+UNINITIALISED = [
+    ("iem", "GranularEncoder.vst3", "GranularEncoder", 1),
+    *(
+        ("lsp", LSP, f"Multiband {kind} {layout} x8", 1 if layout == "Mono" else 2)
+        for kind in ("Gate", "Expander", "Dynamics Processor", "Compressor")
+        for layout in ("Mono", "Stereo", "LeftRight", "MidSide")
+    ),
+]
+UNSETTLED = {(name, "audio non-finite") for _, _, name, _ in UNINITIALISED}
+
+
+def _unsettled(line: str, record: PluginRecord) -> bool:
+    """Whether ``line`` (a difference) is about a field that is chance for ``record``."""
+    return any(
+        line.startswith(f"{record.path} ({name}): {what} ")
+        for name, what in UNSETTLED
+        if name == record.class_name
+    )
+
+
 # The default suite's sample of LSP's classes, each with what pedalboard itself does with it.
 LSP_SAMPLE = {
     "Compressor Mono": "ok",  # Mono only.
@@ -110,10 +128,7 @@ def test_every_plugin_of_the_set_matches_pedalboard_in_a_fresh_process(
     records = _records(tmp_path / "cache")
     assert sorted(Path(r.path).name for r in records) == [b.name for b in bundles]
     mismatches = [
-        line
-        for r in records
-        for line in differences(r, oracle[r.path])
-        if not any(line.startswith(f"{r.path} ({c}): {what} ") for c, what in UNSETTLED)
+        line for r in records for line in differences(r, oracle[r.path]) if not _unsettled(line, r)
     ]
     assert not mismatches, "\n".join(mismatches)
     failing = {Path(r.path).name for r in records if r.status != "ok"}
@@ -184,9 +199,12 @@ def test_every_lsp_class_matches_pedalboard_in_a_fresh_process(
     summary, records, oracle, names, seconds = _scan_lsp(breadth_plugins, tmp_path, None)
 
     outcomes = Counter(r.status for r in records)
-    print(f"\nLSP: {len(records)} classes in {seconds:.1f} s with 2 workers: {dict(outcomes)}")
+    found = [(r, line) for r in records for line in differences(r, oracle[r.class_name or ""])]
+    chance = [line for r, line in found if _unsettled(line, r)]
+    print(f"\nLSP: {len(records)} classes in {seconds:.1f} s with 2 workers: {dict(outcomes)};")
+    print("differences by chance (UNINITIALISED):", *chance or ["none"], sep="\n  ")
     assert sorted(r.class_name or "" for r in records) == sorted(names)
-    mismatches = [line for r in records for line in differences(r, oracle[r.class_name or ""])]
+    mismatches = [line for r, line in found if not _unsettled(line, r)]
     assert not mismatches, "\n".join(mismatches)
     assert outcomes == LSP_OUTCOMES
     assert summary.probed == 1
@@ -222,25 +240,33 @@ def test_zamverb_is_an_honest_timeout_while_describing_its_parameters(
 
 NOISE_THROUGH = """
 import sys, numpy as np, pedalboard
-plugin = pedalboard.load_plugin(sys.argv[1])
-noise = np.random.default_rng(0).uniform(-0.5, 0.5, (1, 4800)).astype(np.float32)
-print(int((~np.isfinite(plugin.process(noise, 48_000))).sum()))
+plugin = pedalboard.load_plugin(sys.argv[1], plugin_name=sys.argv[2])
+noise = np.random.default_rng(0).uniform(-0.5, 0.5, (int(sys.argv[3]), 4800))
+print(int((~np.isfinite(plugin.process(noise.astype(np.float32), 48_000))).sum()))
 """
 
 
-def test_granular_encoders_output_is_whatever_its_uninitialised_memory_held(
-    breadth_plugins: BreadthSets,
+# Shown in the default suite; every one in the slow tier.
+SHOWN = {"GranularEncoder", "Multiband Compressor Stereo x8"}
+
+
+@pytest.mark.parametrize(
+    ("name", "bundle", "plugin", "channels"),
+    [pytest.param(*e, marks=[] if e[2] in SHOWN else [pytest.mark.slow]) for e in UNINITIALISED],
+)
+def test_an_uninitialised_read_makes_the_audio_verdict_chance(
+    name: str, bundle: str, plugin: str, channels: int, breadth_plugins: BreadthSets
 ) -> None:
     # glibc fills each block it hands out with the complement of MALLOC_PERTURB_: 0x7f bytes
-    # (a float of 3.4e38) for 128, zeros for 255. Noise through IEM's GranularEncoder then
-    # comes out with NaNs, or without: so in a fresh process its verdict is chance (UNSETTLED).
-    bundle = breadth_plugins.loadable("iem") / "GranularEncoder.vst3"
+    # (a float of 3.4e38) for 128, zeros for 255. The same noise through the plugin comes out
+    # with NaNs under one and without under the other: what it computes from is memory it
+    # never wrote, so in a fresh process its verdict is chance (UNSETTLED).
+    path = breadth_plugins.loadable(name) / bundle
 
     def non_finite(perturb: int) -> int:
         env = {**os.environ, "MALLOC_PERTURB_": str(perturb)}
-        command = [sys.executable, "-c", NOISE_THROUGH, str(bundle)]
+        command = [sys.executable, "-c", NOISE_THROUGH, str(path), plugin, str(channels)]
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
         return int(done.stdout.split()[-1])
 
-    assert non_finite(128) > 0
-    assert non_finite(255) == 0
+    assert (non_finite(128) > 0) != (non_finite(255) > 0)
