@@ -21,3 +21,14 @@ def real_plugins() -> Path:
     dest = Path(os.environ.get("PLUGINARY_FIXTURES", Path.home() / ".cache" / "pluginary-fixtures"))
     subprocess.run([str(ROOT / "scripts" / "fetch-plugins"), str(dest)], check=True)
     return dest / "vst3"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run only when ``-m`` names them (``pytest -m slow``): without
+    ``-m``, or with one that does not mention them (``-m worker``), they are deselected."""
+    if "slow" in (config.option.markexpr or ""):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]

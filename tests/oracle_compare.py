@@ -7,6 +7,7 @@ at once everything that disagrees.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from pluginary.models import PluginRecord
@@ -20,9 +21,23 @@ def _json(bound: Any) -> Any:
     return None if isinstance(bound, float) and not math.isfinite(bound) else bound
 
 
+# What the probe says it was doing when a class ended its probe (protocol/README.md, "Limits
+# and blame"), by the oracle's step (``oracle.py``'s ``doing``).
+PHASES = {
+    "listing": " while listing the bundle's classes",
+    "audio": " while processing audio",
+    "state": " while saving and restoring its state",
+    "unloading": " while unloading",
+}
+# A class that hangs while loading: the probe says how far describing got, when it knows.
+LOADING = r"( while loading| while describing its parameters \([\d,]+ of [\d,]+\))"
+
+
 def differences(record: PluginRecord, expected: dict[str, Any]) -> list[str]:
     """What ``record`` says that pedalboard, in a process of its own, does not."""
     where = f"{record.path} ({record.class_name})"
+    if "crashed" in expected or "timeout" in expected:
+        return _unfinished(record, expected, where)
     if "error" in expected:
         if record.status != "failed":
             return [f"{where}: {record.status}, pedalboard failed: {expected['error']}"]
@@ -44,13 +59,56 @@ def differences(record: PluginRecord, expected: dict[str, Any]) -> list[str]:
         return []
     if record.status != "ok":
         return [f"{where}: {record.status} ({record.error}), pedalboard loaded it"]
+    found = _described(record, expected, where)
+    # Ready to insert: what a host must know before putting it in a chain.
+    found += _facts(record, expected, where, expected["channels"])
+    return found
+
+
+def _unfinished(record: PluginRecord, expected: dict[str, Any], where: str) -> list[str]:
+    """A class that ended pedalboard's process (a signal) or hung it: the record must say so,
+    on the same step, and agree on everything pedalboard told before."""
+    step, count = expected.get("doing"), expected.get("trying")
+    if step == "channels":
+        phase = re.escape(
+            f" while finding the channel counts it accepts (trying {count} channel"
+            f"{'' if count == 1 else 's'})"
+        )
+    elif step == "loading":
+        phase = "" if "crashed" in expected else LOADING
+    else:
+        phase = re.escape(PHASES[str(step)])
+    if "crashed" in expected:
+        status, error = "crashed", re.escape(f"the probe died with {expected['crashed']}") + phase
+    else:
+        status = "timeout"
+        error = r"did not finish within [\d.]+ s; its process group was killed" + phase
+    theirs = f"{status}: {error} (pedalboard's process: {expected.get('crashed') or 'hung'})"
+    if record.status != status or re.fullmatch(error, record.error or "") is None:
+        return [f"{where}: {record.status}: {record.error!r}, expected {theirs}"]
+    if "name" not in expected:  # It never loaded: nothing else to compare.
+        return []
+    found = _described(record, expected, where)
+    if "channels" in expected:  # Every check done: it broke unloading.
+        found += _facts(record, expected, where, expected["channels"])
+    elif "state_size" in expected:  # Past the checks at its lowest count: they stand.
+        found += _facts(record, expected, where, expected["accepted"])
+    else:  # It broke the checks at its lowest count: no channels, a failed audio check.
+        check = record.audio_check
+        if record.channels is not None or check is None or check.ok:
+            found.append(f"{where}: channels {record.channels!r}, audio check {check!r}")
+    return found
+
+
+def _described(record: PluginRecord, expected: dict[str, Any], where: str) -> list[str]:
+    """The plugin and its parameters, as loading it described them."""
     found: list[str] = []
 
     def same(what: str, ours: Any, theirs: Any) -> None:
         if ours != theirs:
             found.append(f"{where}: {what} {ours!r}, pedalboard's {theirs!r}")
 
-    same("class", record.class_name, expected["names"][0])
+    same("class", record.class_name, expected.get("class") or expected["names"][0])
     same("name", record.name, expected["name"])
     same("vendor", record.vendor, expected["vendor"] or None)
     same("version", record.version, expected["version"] or None)
@@ -80,8 +138,20 @@ def differences(record: PluginRecord, expected: dict[str, Any]) -> list[str]:
         samples = parameter.samples or []
         same(f"{key}.sample points", [s.raw for s in samples], SAMPLE_POINTS)
         same(f"{key}.samples", [s.text for s in samples], expected["samples"][key])
-    # Ready to insert: what a host must know before putting it in a chain.
-    same("channels", record.channels, expected["channels"])
+    return found
+
+
+def _facts(
+    record: PluginRecord, expected: dict[str, Any], where: str, channels: list[int]
+) -> list[str]:
+    """Ready to insert: what a host must know before putting it in a chain."""
+    found: list[str] = []
+
+    def same(what: str, ours: Any, theirs: Any) -> None:
+        if ours != theirs:
+            found.append(f"{where}: {what} {ours!r}, pedalboard's {theirs!r}")
+
+    same("channels", record.channels, channels)
     same("latency", record.latency_samples, expected["latency"])
     same("state size", record.state and record.state.size, expected["state_size"])
     if expected["finite"] is not None:  # An instrument's check is a note, not noise.
