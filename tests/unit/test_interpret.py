@@ -443,3 +443,30 @@ def test_a_probe_of_named_classes_is_never_split() -> None:
     ]
     state, records, follow_ups = interpret(task, run(events), LIMITS, share=2)
     assert (state, len(records), follow_ups) == ("ok", 2, [])
+
+
+def test_a_class_that_ends_its_probe_is_charged_its_own_time_not_the_classes_before() -> None:
+    """A crash in a bundle's third class: the probe took 5 ms, 3.5 of them before it began."""
+    events = [
+        {"event": "classes", "names": ["A", "B", "C"]},
+        {"event": "begin", "class": "A", "elapsed_ms": 0.5},
+        ok("A"),
+        {"event": "begin", "class": "B", "elapsed_ms": 2.0},
+        ok("B"),
+        {"event": "begin", "class": "C", "elapsed_ms": 3.5},
+    ]
+    state, records, _ = interpret(TASK, run(events, exit_code=None, signal="SIGSEGV"), LIMITS)
+    crashed = {name: record for name, status, record in records if status == "crashed"}
+    assert state == "crashed"
+    assert crashed["C"]["duration_ms"] == 1.5
+
+
+def test_the_first_class_to_end_its_probe_is_charged_the_whole_probe() -> None:
+    """Listing the classes was for its sake too (as its output tail is)."""
+    events = [
+        {"event": "classes", "names": ["A", "B"]},
+        {"event": "begin", "class": "A", "elapsed_ms": 1.0},
+    ]
+    _, records, _ = interpret(TASK, run(events, exit_code=None, signal="SIGABRT"), LIMITS)
+    ((name, status, record),) = records
+    assert (name, status, record["duration_ms"]) == ("A", "crashed", 5.0)

@@ -46,7 +46,7 @@ OK = {
 }
 GOOD = [
     {"event": "classes", "names": ["A"]},
-    {"event": "begin", "class": "A"},
+    {"event": "begin", "class": "A", "output_at": 0, "elapsed_ms": 1.5},
     {"event": "describing", "class": "A", "done": 0, "total": 1},
     OK,
     {"event": "unloading", "class": "A"},
@@ -77,6 +77,7 @@ def test_a_last_line_cut_short_ends_the_readable_part_without_blame() -> None:
         (b'{"event": "classes", "names": [1]}', "classes.names[] is a number"),
         (b'{"event": "sing"}', "unknown event 'sing'"),
         (b'{"event": "begin", "class": true}', "begin.class is a boolean"),
+        (b'{"event": "begin", "class": "A", "elapsed_ms": "1"}', "begin.elapsed_ms is a string"),
         (b'{"event": "describing", "class": "A", "done": 1}', "describing has no 'total'"),
         (b'{"event": "describing", "class": "A", "done": true, "total": 2}', "a boolean"),
         (b"\xff\xfe not text", "malformed"),

@@ -639,6 +639,7 @@ def interpret(
 
     names: list[str] | None = task.classes
     begun: list[str | None] = []
+    begun_at: dict[str | None, float] = {}  # The probe's time (ms) when each class began.
     processing: str | None = None  # The class being checked, until its facts arrive.
     # Which check it was on: (step, channels tried, the counts accepted before, if known).
     step: tuple[str | None, int | None, list[int] | None] = (None, None, None)
@@ -656,6 +657,8 @@ def interpret(
                 names, shared = names[:1], names[1:]
         elif kind == "begin":
             begun.append(name)
+            if isinstance(event.get("elapsed_ms"), int | float):
+                begun_at[name] = float(event["elapsed_ms"])
             unloading = None
         elif kind == "result" and event["status"] == "ok":
             by_class[name] = ("ok", _ok_record(event, common(name)))
@@ -720,7 +723,9 @@ def interpret(
             elif status == "timeout" and names is None:
                 error += " while listing the bundle's classes"
             failure = _failure_record(task, culprit, module_classes, common(culprit))
-            failure["duration_ms"] = run.duration_ms
+            # Its own time: the probe's, less what the classes before it took.
+            before = begun_at.get(culprit, 0.0) if begun[:1] != [culprit] else 0.0
+            failure["duration_ms"] = round(max(run.duration_ms - before, 0.0), 3)
         failure.update(error=error, signal=run.signal, exit_code=run.exit_code)
         by_class[culprit] = (status, failure)
         state = status

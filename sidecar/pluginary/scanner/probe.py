@@ -14,6 +14,8 @@ on disk:
 - ``{"event": "begin", "class": name, "output_at": N}`` before a class is loaded (a crash after
   it blames it); ``output_at`` is the probe's output file offset then (the class's output starts
   there: the parent slices each class's own output tail), null when it cannot be told;
+  ``elapsed_ms`` is the probe's time until then (a class that ends its probe is charged the
+  rest, not the classes before it);
 - ``{"event": "describing", "class": name, "done": N, "total": M}`` while its parameters are
   described (N of M swept in the current pass; at most every quarter second), so that a probe
   killed for its time can say how far it got;
@@ -96,6 +98,7 @@ def probe_bundle(
     bundle found to hold several classes has them all listed but only the first probed: the
     scanner gives the others to other probes, in parallel.
     """
+    probe_started = time.perf_counter()
     import pedalboard
 
     def emit(event: dict[str, Any]) -> None:
@@ -132,7 +135,8 @@ def probe_bundle(
         class_names = class_names[:1]
     describer = describer_for(pedalboard, choose(pedalboard))
     for name in class_names:
-        emit({"event": "begin", "class": name, "output_at": output_offset()})
+        elapsed = _ms(time.perf_counter() - probe_started)
+        emit({"event": "begin", "class": name, "output_at": output_offset(), "elapsed_ms": elapsed})
         describer.progress = _progress(emit, name)
         started = time.perf_counter()
         try:

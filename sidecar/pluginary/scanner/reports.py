@@ -126,6 +126,7 @@ def _parameter(parameter: Any) -> None:
 def _begin(event: dict[str, Any]) -> None:
     _field(event, "class", _TEXT, "begin")
     _optional(event, "output_at", (int, type(None)), "begin")
+    _optional(event, "elapsed_ms", (int, float), "begin")
 
 
 def _processing(event: dict[str, Any]) -> None:
