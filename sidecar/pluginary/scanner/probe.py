@@ -68,6 +68,7 @@ from pluginary.scanner.describer import Describer, choose, describer_for
 from pluginary.scanner.hotspots import native_parameter
 from pluginary.scanner.linkage import unmet_dependencies
 from pluginary.scanner.loadable import Unloadable, loadable_path
+from pluginary.scanner.versions import readable_version
 
 # Enumerations longer than this are cut; a host cannot show thousands of choices anyway.
 MAX_ENUM_VALUES = 256
@@ -316,7 +317,7 @@ def describe_plugin(plugin: Any) -> dict[str, Any]:
     return {
         "name": plugin.name,
         "vendor": plugin.manufacturer_name or None,
-        "version": plugin.version or None,
+        "version": readable_version(plugin.version) or None,
         "category": plugin.category or None,
         "is_effect": bool(plugin.is_effect),
         "is_instrument": bool(plugin.is_instrument),
