@@ -7,8 +7,9 @@
   on its first (not the slow) pass, handed to ``first_pass``: the same native calls in the same
   order through a C-level ``map``, and the same ranges, keys and text objects. Its
   comprehensions over the ranges (128 of them on a MIDI-CC parameter) become ``map``s over the
-  same functions (``REWRITES``). Everything else in the constructor stays pedalboard's code,
-  read from pedalboard's own source.
+  same functions, step rounding memoised (``REWRITES``, ``_memo``); the attributes its
+  ``__setattr__`` can only store on the wrapper are stored directly (``_DirectStores``).
+  Everything else in the constructor stays pedalboard's code, read from pedalboard's own source.
 - **Finding a wrapper's native parameter.** Every public attribute a wrapper reads or sets
   looks its parameter up through a generator-based context manager (64 per parameter while
   describing). ``fast_parameter_finder`` gives the same lookup as a plain context manager, and
@@ -45,7 +46,7 @@ SUB_NAME = "_pluginary_sub"
 ROUND_NAME = "_pluginary_round_8"
 # Exact text of the proven source -> its replacement, with how often it occurs there. Each keeps
 # what is computed and in what order (calls, arguments, exceptions), only without a Python frame
-# per item: a loop or comprehension becomes ``map`` over the same functions.
+# per item: a loop or comprehension becomes ``map`` over the same functions (rounding memoised).
 REWRITES = (
     (  # The first pass goes to ``first_pass``; the slow one stays pedalboard's loop.
         "for x in range(0, search_steps + 1):",
