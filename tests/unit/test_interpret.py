@@ -183,14 +183,20 @@ def test_a_crash_while_processing_keeps_what_loading_learnt() -> None:
     assert [task.classes for task in follow_ups] == [["B"]]
 
 
+# Class A checked at 1 channel, then being tried at 2 (1 accepted so far).
+CHECKED_AT_ONE_TRYING_TWO = [
+    {"event": "classes", "names": ["A"]},
+    {"event": "begin", "class": "A"},
+    ok("A"),
+    {"event": "processing", "class": "A", "step": "channels", "channels": 1},
+    {"event": "checked", "class": "A", "facts": {**FACTS, "channels": [1]}},
+    {"event": "processing", "class": "A", "step": "channels", "channels": 2, "accepted": [1]},
+]
+
+
 def test_checked_twice_the_second_facts_stand_and_the_time_is_not_added_twice() -> None:
     events = [
-        {"event": "classes", "names": ["A"]},
-        {"event": "begin", "class": "A"},
-        ok("A"),
-        {"event": "processing", "class": "A", "step": "channels", "channels": 1},
-        {"event": "checked", "class": "A", "facts": {**FACTS, "channels": [1]}},
-        {"event": "processing", "class": "A", "step": "channels", "channels": 2, "accepted": [1]},
+        *CHECKED_AT_ONE_TRYING_TWO,
         {"event": "checked", "class": "A", "facts": {**FACTS, "channels": [1, 2], "audio_ms": 6.0}},
     ]
     state, records, _ = interpret(TASK, run(events), LIMITS)
@@ -200,12 +206,7 @@ def test_checked_twice_the_second_facts_stand_and_the_time_is_not_added_twice() 
 
 def test_a_crash_on_a_higher_channel_count_keeps_the_checks_and_the_counts_before() -> None:
     events = [
-        {"event": "classes", "names": ["A"]},
-        {"event": "begin", "class": "A"},
-        ok("A"),
-        {"event": "processing", "class": "A", "step": "channels", "channels": 1},
-        {"event": "checked", "class": "A", "facts": {**FACTS, "channels": [1]}},
-        {"event": "processing", "class": "A", "step": "channels", "channels": 2, "accepted": [1]},
+        *CHECKED_AT_ONE_TRYING_TWO,
         {"event": "processing", "class": "A", "step": "channels", "channels": 3, "accepted": [1]},
     ]
     state, records, _ = interpret(TASK, run(events, exit_code=None, signal="SIGABRT"), LIMITS)

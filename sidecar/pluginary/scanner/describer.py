@@ -101,7 +101,7 @@ class Describer:
         # (name, index) -> what the constructor's sweep of that parameter found.
         self._memo: dict[tuple[str, int], _Recorded] = {}
         self._sweep: _Sweep | None = None
-        # pedalboard's constructor with its first pass run by ``firstpass`` (None: its own).
+        # pedalboard's constructor as ``hotspots.rewritten_init`` compiles it (None: its own).
         self._fast_init: Callable[..., None] | None = None
         self._wrapper_init: Callable[..., None] | None = None  # pedalboard's own.
         self._fast_finder: Callable[[Any], Any] | None = None
