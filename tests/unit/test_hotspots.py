@@ -19,9 +19,12 @@ from hypothesis import strategies as st
 
 from pluginary.scanner.hotspots import (
     HOOK_NAME,
+    NATIVE_NAME,
     PROVEN_SOURCES,
+    TAILS,
     fast_parameter_finder,
     first_pass,
+    keeps_tails,
     rewritten_init,
     source_digest,
 )
@@ -37,7 +40,7 @@ class NativeParameter:
 
     def __init__(self, name: str, texts: list[Any], slow_texts: list[Any], label: str) -> None:
         self.name = name
-        self.label = label
+        self.units = label
         self.index = 0
         self.texts = texts
         self.slow_texts = slow_texts
@@ -47,6 +50,11 @@ class NativeParameter:
     def get_text_for_raw_value(self, raw_value: float) -> Any:
         self.calls.append(("read", raw_value))
         return self.texts[round(raw_value * STEPS)]
+
+    @property
+    def label(self) -> str:
+        self.calls.append(("label", 0.0))
+        return self.units
 
     @property
     def string_value(self) -> Any:
@@ -114,9 +122,11 @@ def test_the_installed_pedalboard_is_one_the_rewrites_were_proven_on() -> None:
 def test_the_rewritten_constructor_leaves_what_pedalboards_leaves(
     texts: list[Any], slow_texts: list[Any], label: str
 ) -> None:
-    ours = constructed(FAST_INIT, NativeParameter("Gain", texts, slow_texts, label))
     theirs = constructed(WRAPPER.__init__, NativeParameter("Gain", texts, slow_texts, label))
-    assert ours == theirs
+    # Twice: the second time on a tail kept from the first, where its texts are all strings.
+    for _ in range(2):
+        ours = constructed(FAST_INIT, NativeParameter("Gain", texts, slow_texts, label))
+        assert ours == theirs
 
 
 @pytest.mark.parametrize(
@@ -147,6 +157,52 @@ def test_a_failing_read_stops_both_at_the_same_call() -> None:
     theirs = constructed(WRAPPER.__init__, Failing("F", texts, texts, ""))
     assert ours[0] == "raised"
     assert ours == theirs
+
+
+def test_a_tail_is_reused_only_for_the_same_texts_and_units() -> None:
+    """The second of two equal parameters gets the first's tail; different units (read, never
+    assumed) or texts that are not all strings get their own."""
+    numbers = [f"{x // 8} %" for x in range(STEPS + 1)]  # Units in the text, inferred if none.
+
+    def reuses(texts: list[Any], label: str) -> int:
+        before = TAILS.reused
+        ours = constructed(FAST_INIT, NativeParameter("P", texts, texts, label))
+        assert ours == constructed(WRAPPER.__init__, NativeParameter("P", texts, texts, label))
+        return TAILS.reused - before
+
+    reuses(numbers, "")
+    assert reuses(numbers, "") == 1
+    assert reuses(numbers, "dB") == 0  # Its own units: nothing inferred, its own tail.
+    assert reuses(numbers, "dB") == 1
+    odd = [b"bytes"] * 600 + ["x"] * 401
+    reuses(odd, "")
+    assert reuses(odd, "") == 0
+    # Each wrapper owns its dicts and lists: a change to one shows in no other.
+    wrappers = [WRAPPER.__new__(WRAPPER) for _ in range(2)]
+    for wrapper in wrappers:
+        assert FAST_INIT is not None
+        FAST_INIT(wrapper, Plugin(NativeParameter("P", numbers, numbers, "")), "P")
+    shared = [
+        name
+        for name, value in vars(wrappers[0]).items()
+        if isinstance(value, dict | list) and value is vars(wrappers[1])[name]
+    ]
+    assert shared == []
+
+
+def test_no_tail_is_reused_where_a_tail_store_would_reach_the_native_parameter() -> None:
+    """A native class with an attribute the tail sets: pedalboard's ``__setattr__`` sets it
+    there, a native call the hoisted units read would overtake. The tail stays as written."""
+
+    class Native:
+        __slots__ = ()
+        min_value = None
+
+    namespace = dict(vars(INTERNALS), **{NATIVE_NAME: Native})
+    init = rewritten_init(WRAPPER.__init__, namespace)
+    assert init is not None and HOOK_NAME in init.__code__.co_names
+    assert not keeps_tails(init)
+    assert FAST_INIT is not None and keeps_tails(FAST_INIT)
 
 
 def test_first_pass_keys_start_at_the_int_zero_as_pedalboards_do() -> None:

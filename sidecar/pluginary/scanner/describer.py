@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pluginary.scanner.hotspots import fast_parameter_finder, rewritten_init
+from pluginary.scanner.hotspots import fast_parameter_finder, keeps_tails, rewritten_init
 
 # The pedalboard versions whose internals the fast describer replays (see the oracle test).
 PROVEN_VERSIONS = ("0.9.26",)
@@ -120,8 +121,13 @@ class Describer:
         """Which of pedalboard's hot spots run rewritten (``hotspots.py``) for this kind."""
         if self.kind != "fast":
             return ()
-        rewritten = (("first pass", self._fast_init), ("parameter finder", self._fast_finder))
-        return tuple(name for name, used in rewritten if used is not None)
+        init = self._fast_init
+        rewritten = (
+            ("first pass", init is not None),
+            ("kept tails", init is not None and keeps_tails(init)),
+            ("parameter finder", self._fast_finder is not None),
+        )
+        return tuple(name for name, used in rewritten if used)
 
     def load(self, target: str, name: str) -> Any:
         """``pedalboard.load_plugin`` by class name, its constructor's sweep timed in ``swept``."""
@@ -146,6 +152,20 @@ class Describer:
             self._phase = None
             self._names = None
             self._memo = {}
+
+    @contextlib.contextmanager
+    def uncollected(self) -> Iterator[None]:
+        """Python's cyclic garbage collector paused around a "fast" load and describe: the
+        sweeps allocate hundreds of thousands of small containers, none of them cyclic garbage,
+        and each 700 set off a collection (some of them over the whole heap)."""
+        pause = self.kind == "fast" and gc.isenabled()
+        if pause:
+            gc.disable()
+        try:
+            yield
+        finally:
+            if pause:
+                gc.enable()
 
     def _reset(self) -> None:
         self._names = None

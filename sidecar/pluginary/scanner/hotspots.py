@@ -79,6 +79,44 @@ REWRITES = (
 )
 
 
+# The constructor's tail (type, bounds, step, inferred units and value maps) is a pure function
+# of the ranges the sweep found and of whether the parameter has units, which it reads once,
+# only for numbers. Hoisted to the tail's start, that read is the same call at the same point
+# when none of the tail's public stores is a native call (``TAIL_STORES``); the tail's outcome
+# for ranges seen before is then copied (``Tails``): MIDI-CC parameters share theirs by the
+# thousand.
+TAILS_NAME = "_pluginary_tails"
+PENDING_NAME = "_pluginary_tail"
+UNLABELLED_NAME = "_pluginary_unlabelled"
+TAIL_STORES = frozenset(
+    {"min_value", "max_value", "step_size", "approximate_step_size", "type", "ranges"}
+    | {"valid_values", "range"}
+)
+TAIL_REWRITES = (
+    (
+        "if all(map(looks_like_float, self.ranges.values())):",
+        f"if {PENDING_NAME}.floats:",
+        1,
+    ),
+    ("if not self.label:", f"if {UNLABELLED_NAME}:", 1),
+    (
+        "self.min_value = None",
+        f"{PENDING_NAME} = {TAILS_NAME}.begin(self, looks_like_float)\n"
+        f"{UNLABELLED_NAME} = (not self.label) if {PENDING_NAME}.floats else None\n"
+        f"if {PENDING_NAME}.reused(self, {UNLABELLED_NAME}):\n"
+        "    return\n"
+        "self.min_value = None",
+        1,
+    ),
+    (
+        "self._value_to_raw_value_ranges = dict(zip(self.ranges.values(), self.ranges))",
+        "self._value_to_raw_value_ranges = dict(zip(self.ranges.values(), self.ranges))\n"
+        f"{PENDING_NAME}.keep(self)",
+        1,
+    ),
+)
+
+
 def source_digest(function: Any) -> str | None:
     """sha256 of a function's source text, or None when Python cannot read it."""
     try:
@@ -90,30 +128,42 @@ def source_digest(function: Any) -> str | None:
 def rewritten_init(
     original: Callable[..., None], namespace: dict[str, Any]
 ) -> Callable[..., None] | None:
-    """pedalboard's wrapper constructor ``original`` with ``REWRITES`` made, run against
-    ``namespace`` (pedalboard's module globals, which gain the helpers' names). None when the
-    source is not one proven."""
+    """pedalboard's wrapper constructor ``original`` with ``REWRITES`` made (and
+    ``TAIL_REWRITES`` where they are shown to keep its calls), run against ``namespace``
+    (pedalboard's module globals, which gain the helpers' names). None when the source is not
+    one proven."""
     if source_digest(original) not in PROVEN_SOURCES:
         return None
     lines, first_line = inspect.getsourcelines(original)
     source = textwrap.dedent("".join(lines))
-    for old, new, count in REWRITES:
+    owner_class = namespace.get(original.__qualname__.rpartition(".")[0])
+    direct = _plain_attributes(ast.parse(source).body[0], owner_class, namespace.get(NATIVE_NAME))
+    # The tail's native reads move before its stores: the same calls only if no store is one.
+    tail_kept = direct >= TAIL_STORES
+    for old, new, count in REWRITES + (TAIL_REWRITES if tail_kept else ()):
         if source.count(old) != count:
             return None
         source = "".join(_replaced(line, old, new) for line in source.splitlines(keepends=True))
     try:
-        return _compiled(source, original, first_line, namespace)
+        return _compiled(source, original, first_line, namespace, direct)
     except Exception:  # A Python that compiles it otherwise: pedalboard's own code runs.
         return None
 
 
+def keeps_tails(init: Callable[..., None]) -> bool:
+    """Whether a constructor ``rewritten_init`` compiled reuses kept tails (``TAIL_REWRITES``)."""
+    code = getattr(init, "__code__", None)
+    return code is not None and TAILS_NAME in code.co_names
+
+
 def _compiled(
-    source: str, original: Callable[..., None], first_line: int, namespace: dict[str, Any]
+    source: str,
+    original: Callable[..., None],
+    first_line: int,
+    namespace: dict[str, Any],
+    direct_names: set[str],
 ) -> Callable[..., None]:
-    function = ast.parse(source).body[0]
-    owner_class = namespace.get(original.__qualname__.rpartition(".")[0])
-    direct = _DirectStores(_plain_attributes(function, owner_class, namespace.get(NATIVE_NAME)))
-    function = direct.visit(function)
+    function = _DirectStores(direct_names).visit(ast.parse(source).body[0])
     ast.increment_lineno(function, first_line - 1)  # Tracebacks name pedalboard's lines.
     # Compiled inside a class of the same name, so that ``self.__plugin`` is mangled as before.
     owner_name = original.__qualname__.rpartition(".")[0]
@@ -127,6 +177,7 @@ def _compiled(
         HOOK_NAME: first_pass,
         SUB_NAME: operator.sub,
         ROUND_NAME: _memo(lambda difference: round(difference, 8)),
+        TAILS_NAME: TAILS,
     }
     namespace.update(helpers)
     compiled: dict[str, Any] = {}
@@ -226,6 +277,103 @@ def _memo(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
     argument is a new object each time here, so it never finds a kept result. Parsed floats are
     not memoised for that reason: equal texts "nan" would share one NaN."""
     return functools.lru_cache(maxsize=MEMO_LIMIT, typed=True)(function)
+
+
+# Distinct ranges whose tails are kept (the first seen); a plugin's MIDI-CC parameters need one.
+TAIL_LIMIT = 4096
+_MISSING = object()
+
+
+class Tails:
+    """What the constructor's tail found and stored on a wrapper, by what it was computed from:
+    the ranges (keys and texts, every text a ``str``), and for numbers whether the parameter
+    has units. Equal inputs give equal outcomes: the tail calls only pedalboard's pure text
+    helpers, and the range keys' types (the int 0 and 1 at the ends, floats between) follow
+    from their values. Each wrapper gets its own copy of every dict and list."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[Any, ...], _Kept] = {}
+        self.reused = 0
+
+    def begin(self, wrapper: Any, looks_like_float: Callable[[Any], bool]) -> _Tail:
+        ranges = vars(wrapper).get("ranges")
+        key: tuple[Any, ...] | None = None
+        if type(ranges) is dict:
+            texts = tuple(ranges.values())
+            if set(map(type, texts)) <= {str}:
+                key = (tuple(ranges), texts)
+        kept = self.kept.get(key) if key is not None else None
+        if kept is not None:
+            return _Tail(self, key, kept, kept.floats)
+        # pedalboard's own test, as it makes it (a non-str text may raise).
+        return _Tail(self, key, None, all(map(looks_like_float, wrapper.ranges.values())))
+
+
+class _Kept:
+    __slots__ = ("floats", "outcomes")
+
+    def __init__(self, floats: bool) -> None:
+        self.floats = floats
+        # Whether it has units (None: not asked, for text) -> the attributes the tail stored.
+        self.outcomes: dict[bool | None, tuple[tuple[str, Any], ...]] = {}
+
+
+class _Tail:
+    """One constructor's tail: ``floats`` is pedalboard's "every text a number" test."""
+
+    __slots__ = ("before", "floats", "kept", "key", "tails", "unlabelled")
+
+    def __init__(
+        self, tails: Tails, key: tuple[Any, ...] | None, kept: _Kept | None, floats: bool
+    ) -> None:
+        self.tails = tails
+        self.key = key
+        self.kept = kept
+        self.floats = floats
+        self.unlabelled: bool | None = None
+        self.before: dict[str, Any] = {}
+
+    def reused(self, wrapper: Any, unlabelled: bool | None) -> bool:
+        """Give ``wrapper`` a kept outcome for the same inputs; False (the tail runs) if none."""
+        attributes = vars(wrapper)
+        outcome = self.kept.outcomes.get(unlabelled) if self.kept is not None else None
+        if outcome is None:
+            self.unlabelled = unlabelled
+            self.before = dict(attributes)
+            return False
+        for name, value in outcome:
+            attributes[name] = _fresh(value)
+        self.tails.reused += 1
+        return True
+
+    def keep(self, wrapper: Any) -> None:
+        """Keep what the tail just stored on ``wrapper``, for the next equal inputs."""
+        tails = self.tails
+        if self.key is None:
+            return
+        kept = self.kept or tails.kept.get(self.key)
+        if kept is None:
+            if len(tails.kept) >= TAIL_LIMIT:
+                return
+            kept = tails.kept[self.key] = _Kept(self.floats)
+        before = self.before
+        kept.outcomes[self.unlabelled] = tuple(
+            (name, _fresh(value))
+            for name, value in vars(wrapper).items()
+            if before.get(name, _MISSING) is not value
+        )
+
+
+def _fresh(value: Any) -> Any:
+    # The tail's values are dicts and lists of immutables, tuples of them, and immutables.
+    if type(value) is dict:
+        return dict(value)
+    if type(value) is list:
+        return list(value)
+    return value
+
+
+TAILS = Tails()
 
 
 @functools.lru_cache(maxsize=8)

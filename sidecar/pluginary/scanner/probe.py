@@ -279,11 +279,12 @@ def load_described(
     describer: Describer, target: str, name: str, started: float
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Load class ``name`` of ``target`` and describe it: the plugin, its record, ``probe_ms``."""
-    plugin = describer.load(target, name)
-    loaded = time.perf_counter()
-    with describer.describing(plugin):
-        record = describe_plugin(plugin)
-    described = time.perf_counter()
+    with describer.uncollected():
+        plugin = describer.load(target, name)
+        loaded = time.perf_counter()
+        with describer.describing(plugin):
+            record = describe_plugin(plugin)
+        described = time.perf_counter()
     # The constructor's own sweep is describing, not loading.
     swept = describer.swept
     probe_ms = {
