@@ -10,6 +10,9 @@ plugins are compared in ``test_describer_oracle.py``.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pedalboard
@@ -17,7 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pluginary.scanner import hotspots
 from pluginary.scanner.hotspots import (
+    COMPILED_SWEEP,
     HOOK_NAME,
     NATIVE_NAME,
     PROVEN_SOURCES,
@@ -91,6 +96,20 @@ def _typed(value: Any) -> Any:
 
 
 FAST_INIT = rewritten_init(WRAPPER.__init__, vars(INTERNALS))
+# The sweep's loops as built (compiled, where the install compiled them) and in Python.
+SWEEPS_BUILT = [COMPILED_SWEEP, None] if COMPILED_SWEEP is not None else [None]
+
+
+@contextlib.contextmanager
+def sweep(compiled: Any) -> Iterator[None]:
+    """``first_pass`` with its loops ``compiled`` (a built module) or in Python (None)."""
+    saved = hotspots.COMPILED_SWEEP
+    hotspots.COMPILED_SWEEP = compiled
+    try:
+        yield
+    finally:
+        hotspots.COMPILED_SWEEP = saved
+
 
 TEXTS = st.sampled_from(
     ["0", "1", "0.5", "-inf", "12 dB", "12.5 dB", "3 ms", "On", "Off", "yes", "Sine", "", " "]
@@ -123,10 +142,13 @@ def test_the_rewritten_constructor_leaves_what_pedalboards_leaves(
     texts: list[Any], slow_texts: list[Any], label: str
 ) -> None:
     theirs = constructed(WRAPPER.__init__, NativeParameter("Gain", texts, slow_texts, label))
-    # Twice: the second time on a tail kept from the first, where its texts are all strings.
-    for _ in range(2):
-        ours = constructed(FAST_INIT, NativeParameter("Gain", texts, slow_texts, label))
-        assert ours == theirs
+    # Compiled loops and Python's; each twice: the second time on a tail kept from the first,
+    # where its texts are all strings.
+    for compiled in SWEEPS_BUILT:
+        with sweep(compiled):
+            for _ in range(2):
+                ours = constructed(FAST_INIT, NativeParameter("Gain", texts, slow_texts, label))
+                assert ours == theirs
 
 
 @pytest.mark.parametrize(
@@ -139,9 +161,10 @@ def test_the_rewritten_constructor_leaves_what_pedalboards_leaves(
     ],
 )
 def test_texts_that_are_not_strings_take_the_loops_own_rules(texts: list[Any]) -> None:
-    ours = constructed(FAST_INIT, NativeParameter("Odd", texts, texts, ""))
     theirs = constructed(WRAPPER.__init__, NativeParameter("Odd", texts, texts, ""))
-    assert ours == theirs
+    for compiled in SWEEPS_BUILT:
+        with sweep(compiled):
+            assert constructed(FAST_INIT, NativeParameter("Odd", texts, texts, "")) == theirs
 
 
 def test_a_failing_read_stops_both_at_the_same_call() -> None:
@@ -153,10 +176,67 @@ def test_a_failing_read_stops_both_at_the_same_call() -> None:
             return super().get_text_for_raw_value(raw_value)
 
     texts = ["1 dB"] * (STEPS + 1)
-    ours = constructed(FAST_INIT, Failing("F", texts, texts, ""))
     theirs = constructed(WRAPPER.__init__, Failing("F", texts, texts, ""))
-    assert ours[0] == "raised"
-    assert ours == theirs
+    assert theirs[0] == "raised"
+    for compiled in SWEEPS_BUILT:
+        with sweep(compiled):
+            assert constructed(FAST_INIT, Failing("F", texts, texts, "")) == theirs
+
+
+def test_the_compiled_sweep_was_built_here() -> None:
+    """The install compiles the sweep's loops where a C compiler is at hand, as on this
+    project's machines: what the bench measures and the oracle compares is that build."""
+    assert COMPILED_SWEEP is not None, "pip install -e . did not build pluginary.scanner._sweep"
+
+
+def test_the_compiled_grouping_leaves_anything_but_exact_strings_to_python() -> None:
+    assert COMPILED_SWEEP is not None
+    group = COMPILED_SWEEP.group_runs
+    values = tuple(x / 4 for x in range(5))
+
+    class Text(str):
+        pass
+
+    for texts in (["a", "a", None, "b", "b"], ["a", Text("a"), "b", "b", "b"], [b"a"] * 5):
+        ranges: dict[tuple[float, float], Any] = {}
+        assert group(list(texts), values, ranges) is None
+        assert ranges == {}
+    assert group([], values, {}) == (0, None)
+    assert group(["a"] * 6, values, {}) is None  # More texts than values: not its case.
+    ranges = {}
+    assert group(["a", "a", "b", "c", "c"], values, ranges) == (0.75, "c")
+    assert list(ranges.items()) == [((0, 0.5), "a"), ((0.5, 0.75), "b")]
+    assert type(next(iter(ranges))[0]) is int
+
+
+def test_the_compiled_loops_hold_no_reference_they_should_not() -> None:
+    """Every object they touch has as many references afterwards as a Python loop leaves."""
+    assert COMPILED_SWEEP is not None
+    texts = [f"{x // 100}" for x in range(STEPS + 1)]
+    values = tuple(x / STEPS for x in range(STEPS + 1))
+    before = [sys.getrefcount(t) for t in texts], [sys.getrefcount(v) for v in values]
+    for _ in range(3):
+        read = COMPILED_SWEEP.read_all(texts.__getitem__, tuple(range(STEPS + 1)))
+        ranges: dict[tuple[float, float], Any] = {}
+        COMPILED_SWEEP.group_runs(read, values, ranges)
+        del read, ranges
+    after = [sys.getrefcount(t) for t in texts], [sys.getrefcount(v) for v in values]
+    assert after == before
+
+
+def test_a_compiled_read_that_fails_stops_there_with_its_error() -> None:
+    assert COMPILED_SWEEP is not None
+    calls: list[float] = []
+
+    def read(value: float) -> str:
+        calls.append(value)
+        if value >= 0.5:
+            raise ValueError("no text at 0.5")
+        return "t"
+
+    with pytest.raises(ValueError, match=r"no text at 0\.5"):
+        COMPILED_SWEEP.read_all(read, (0.0, 0.25, 0.5, 0.75))
+    assert calls == [0.0, 0.25, 0.5]
 
 
 def test_a_tail_is_reused_only_for_the_same_texts_and_units() -> None:

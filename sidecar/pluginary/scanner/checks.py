@@ -178,27 +178,40 @@ def text_samples(parameter: Any, native: Any) -> list[dict[str, Any]]:
     """The display text at raw 0, 0.25, 0.5, 0.75 and 1 (read from ``native``, the parameter
     pedalboard's wrapper ``parameter`` stands for), with the value pedalboard reads."""
     samples = []
+    strip = _float_suffix_stripper() if parameter.type is float else None
     for raw in SAMPLE_POINTS:
         try:
             text = native.get_text_for_raw_value(raw)
         except Exception:
             text = None
-        samples.append({"raw": raw, "value": _value_of(parameter, text), "text": text})
+        samples.append({"raw": raw, "value": _value_of(parameter, text, strip), "text": text})
     return samples
 
 
-def _value_of(parameter: Any, text: str | None) -> Any:
-    """The value in the parameter's own terms (pedalboard's ranges), where it has one."""
+def _value_of(parameter: Any, text: str | None, strip: Callable[[str], Any] | None) -> Any:
+    """The value in the parameter's own terms (pedalboard's ranges), where it has one; a number
+    read through ``strip`` (pedalboard's ``strip_common_float_suffixes``)."""
     if text is None:
         return None
     if parameter.type is float:
+        if strip is None:
+            return None
         try:
-            from pedalboard._pedalboard import strip_common_float_suffixes
-
-            value = float(strip_common_float_suffixes(text))
-        except (ValueError, ImportError):
+            value = float(strip(text))
+        except ValueError:
             return None
         return value if math.isfinite(value) else None
     if parameter.type is bool:
         return text.strip().lower() in ("on", "yes", "true", "enabled")
     return text
+
+
+def _float_suffix_stripper() -> Callable[[str], Any] | None:
+    """pedalboard's own text-to-number helper (the one its ranges come from), as it is now: the
+    fast describer memoises it in place. None on a pedalboard without it."""
+    try:
+        from pedalboard import _pedalboard
+    except ImportError:
+        return None
+    strip: Callable[[str], Any] | None = getattr(_pedalboard, "strip_common_float_suffixes", None)
+    return strip

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pluginary.scanner import hotspots
 from pluginary.scanner.hotspots import fast_parameter_finder, keeps_tails, rewritten_init
 
 # The pedalboard versions whose internals the fast describer replays (see the oracle test).
@@ -125,6 +126,7 @@ class Describer:
         rewritten = (
             ("first pass", init is not None),
             ("kept tails", init is not None and keeps_tails(init)),
+            ("compiled sweep", init is not None and hotspots.COMPILED_SWEEP is not None),
             ("parameter finder", self._fast_finder is not None),
         )
         return tuple(name for name, used in rewritten if used)
@@ -238,15 +240,18 @@ class Describer:
             if cpp_parameter is None:
                 return False  # pedalboard's own error follows.
             index = int(cpp_parameter.index)
-            recorded = self._memo.get((name, index))
+            # Taken, not read: its values go to this wrapper, and to no other.
+            recorded = self._memo.pop((name, index), None)
             why = _why_not(recorded, self._epoch, cpp_parameter)
         except Exception:
             recorded, why = None, "unreadable"
         if why is not None or recorded is None or recorded.attributes is None:
             self.full_passes.append((index, why or "unreadable"))
             return False
-        attributes = {key: _copied(value) for key, value in recorded.attributes.items()}
-        attributes[_PLUGIN_ATTRIBUTE] = plugin  # The temporary it was recorded on is gone.
+        # The temporary wrapper it was recorded on is garbage (its plugin object was pedalboard's
+        # constructor's own, now gone): its dicts and lists pass to this wrapper uncopied.
+        attributes = recorded.attributes
+        attributes[_PLUGIN_ATTRIBUTE] = plugin
         vars(wrapper).update(attributes)
         return True
 
@@ -377,16 +382,6 @@ def _facts(cpp_parameter: Any) -> tuple[Any, ...]:
     read = cpp_parameter.get_text_for_raw_value
     spots = tuple(read(x / 1000) for x in SPOT_CHECKS)
     return (cpp_parameter.name, cpp_parameter.label, spots)
-
-
-def _copied(value: Any) -> Any:
-    return (
-        dict(value)
-        if isinstance(value, dict)
-        else list(value)
-        if isinstance(value, list)
-        else value
-    )
 
 
 def _first_by_name(plugin: Any) -> dict[str, Any] | None:

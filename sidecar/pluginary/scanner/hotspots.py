@@ -29,6 +29,7 @@ import operator
 import textwrap
 from collections.abc import Callable
 from itertools import compress, islice
+from types import ModuleType
 from typing import Any
 
 # sha256 of the source of each pedalboard function rewritten here, as proven against by the
@@ -376,6 +377,17 @@ def _fresh(value: Any) -> Any:
 TAILS = Tails()
 
 
+def _compiled_sweep() -> ModuleType | None:
+    try:
+        from pluginary.scanner import _sweep
+    except ImportError:  # Not built (no C compiler at install): the Python loops run.
+        return None
+    return _sweep
+
+
+COMPILED_SWEEP = _compiled_sweep()
+
+
 @functools.lru_cache(maxsize=8)
 def _raw_values(search_steps: int) -> tuple[float, ...]:
     return tuple(x / search_steps for x in range(0, search_steps + 1))
@@ -385,7 +397,21 @@ def first_pass(
     cpp_parameter: Any, search_steps: int, ranges: dict[tuple[float, float], Any]
 ) -> tuple[float, Any]:
     """pedalboard's first pass: fill ``ranges`` with each run of equal texts but the last, and
-    return where the last run starts and its text (``start_of_range``, ``text_value``)."""
+    return where the last run starts and its text (``start_of_range``, ``text_value``). Its two
+    loops run compiled (``_sweep.c``) where that was built at install."""
+    raw_values = _raw_values(search_steps)
+    compiled = COMPILED_SWEEP
+    if compiled is not None:
+        texts = compiled.read_all(cpp_parameter.get_text_for_raw_value, raw_values)
+        grouped = compiled.group_runs(texts, raw_values, ranges)
+        return grouped if grouped is not None else _grouped(raw_values, texts, ranges)
+    return python_first_pass(cpp_parameter, search_steps, ranges)
+
+
+def python_first_pass(
+    cpp_parameter: Any, search_steps: int, ranges: dict[tuple[float, float], Any]
+) -> tuple[float, Any]:
+    """``first_pass`` without the compiled loops."""
     raw_values = _raw_values(search_steps)
     texts = list(map(cpp_parameter.get_text_for_raw_value, raw_values))
     try:
