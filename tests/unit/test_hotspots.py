@@ -11,6 +11,7 @@ plugins are compared in ``test_describer_oracle.py``.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -257,6 +258,12 @@ def test_a_tail_is_reused_only_for_the_same_texts_and_units() -> None:
     odd = [b"bytes"] * 600 + ["x"] * 401
     reuses(odd, "")
     assert reuses(odd, "") == 0
+    # A continuous parameter's thousand ranges are its own: never kept, never looked up.
+    kept = len(TAILS.kept)
+    continuous = [f"{x / 10} dB" for x in range(STEPS + 1)]
+    reuses(continuous, "")
+    assert reuses(continuous, "") == 0
+    assert len(TAILS.kept) == kept
     # Each wrapper owns its dicts and lists: a change to one shows in no other.
     wrappers = [WRAPPER.__new__(WRAPPER) for _ in range(2)]
     for wrapper in wrappers:
@@ -324,3 +331,28 @@ def test_the_finder_finds_what_pedalboards_finds_and_fails_with_its_words() -> N
                 outcomes.append(("raised", str(error)))
         assert outcomes[0] == outcomes[1]
         assert outcomes[0][0] == ("found" if name == "Gain" and plugin.parameter else "raised")
+
+
+LOAD_AFTER_A_TAIL = """
+import pedalboard
+from pluginary.scanner import hotspots
+from pluginary.scanner.describer import describer_for
+
+describer = describer_for(pedalboard, "fast")  # Its hooks go in: a process of its own.
+hotspots.TAILS.kept[("a kept tail",)] = hotspots._Kept(floats=True)
+try:
+    describer.load("/nonexistent/None.vst3", "None")
+except Exception as error:
+    print(type(error).__name__)
+print(len(hotspots.TAILS.kept))
+"""
+
+
+def test_each_load_starts_with_no_kept_tail() -> None:
+    """Tails are a plugin's parameters' to share: a pool worker's next plugin finds none (and
+    holds no memory for them)."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_AFTER_A_TAIL], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "0"

@@ -174,6 +174,7 @@ class Describer:
         self._epoch = 0
         self._memo = {}
         self._sweep = None
+        hotspots.TAILS.clear()  # Kept for one plugin's parameters; nothing outlives its load.
 
     def _hook_sweeps(self) -> None:
         """Count and time each parameter's sweep (both paths); for "fast", record or replay it."""

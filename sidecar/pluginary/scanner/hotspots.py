@@ -9,6 +9,10 @@
   comprehensions over the ranges (128 of them on a MIDI-CC parameter) become ``map``s over the
   same functions, step rounding memoised (``REWRITES``, ``_memo``); the attributes its
   ``__setattr__`` can only store on the wrapper are stored directly (``_DirectStores``).
+  ``first_pass``'s own two loops run compiled where the install built ``_sweep.c``.
+- **The constructor's tail** (type, bounds, step, inferred units, value maps) is a pure
+  function of the ranges found and of whether the parameter has units: its outcome is kept by
+  those inputs and copied to the next wrapper with equal ones (``TAIL_REWRITES``, ``Tails``).
   Everything else in the constructor stays pedalboard's code, read from pedalboard's own source.
 - **Finding a wrapper's native parameter.** Every public attribute a wrapper reads or sets
   looks its parameter up through a generator-based context manager (64 per parameter while
@@ -281,7 +285,10 @@ def _memo(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 # Distinct ranges whose tails are kept (the first seen); a plugin's MIDI-CC parameters need one.
-TAIL_LIMIT = 4096
+TAIL_LIMIT = 1024
+# Tails of more ranges are never kept: a continuous parameter's 1,000 ranges are its own, and
+# keeping them would cost more than it could save (a bound on memory too: about 40 KB a tail).
+MAX_KEPT_RANGES = 256
 _MISSING = object()
 
 
@@ -290,16 +297,20 @@ class Tails:
     the ranges (keys and texts, every text a ``str``), and for numbers whether the parameter
     has units. Equal inputs give equal outcomes: the tail calls only pedalboard's pure text
     helpers, and the range keys' types (the int 0 and 1 at the ends, floats between) follow
-    from their values. Each wrapper gets its own copy of every dict and list."""
+    from their values. Each wrapper gets its own copy of every dict and list. The describer
+    clears them at each load: a plugin's parameters share tails, plugins seldom do."""
 
     def __init__(self) -> None:
         self.kept: dict[tuple[Any, ...], _Kept] = {}
         self.reused = 0
 
+    def clear(self) -> None:
+        self.kept.clear()
+
     def begin(self, wrapper: Any, looks_like_float: Callable[[Any], bool]) -> _Tail:
         ranges = vars(wrapper).get("ranges")
         key: tuple[Any, ...] | None = None
-        if type(ranges) is dict:
+        if type(ranges) is dict and len(ranges) <= MAX_KEPT_RANGES:
             texts = tuple(ranges.values())
             if set(map(type, texts)) <= {str}:
                 key = (tuple(ranges), texts)
