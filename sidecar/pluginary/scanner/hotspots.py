@@ -425,9 +425,9 @@ def python_first_pass(
     """``first_pass`` without the compiled loops."""
     raw_values = _raw_values(search_steps)
     texts = list(map(cpp_parameter.get_text_for_raw_value, raw_values))
-    try:
-        "".join(texts)  # Strings all (pybind's std::string), else the loop's own rules.
-    except TypeError:
+    # Exactly str all (pybind's std::string), else the loop's own rules: a subclass's ``!=``
+    # need not be transitive, and the loop compares with a run's first text, not the last.
+    if operator.countOf(map(type, texts), str) != len(texts):
         return _grouped(raw_values, texts, ranges)
     start: float = 0  # pedalboard's first range starts at the int 0.
     run = 0
