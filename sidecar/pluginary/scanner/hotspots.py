@@ -312,7 +312,7 @@ class Tails:
         key: tuple[Any, ...] | None = None
         if type(ranges) is dict and len(ranges) <= MAX_KEPT_RANGES:
             texts = tuple(ranges.values())
-            if set(map(type, texts)) <= {str}:
+            if operator.countOf(map(type, texts), str) == len(texts):
                 key = (tuple(ranges), texts)
         kept = self.kept.get(key) if key is not None else None
         if kept is not None:
