@@ -77,7 +77,13 @@ def _compare(bundle: Path) -> tuple[int, list[str]]:
                 proven = pedalboard.version.__version__ in PROVEN_VERSIONS
                 assert described["describer"] == (kind if proven else "pedalboard")
                 # The rewritten hot spots ran (else this proves nothing about them).
-                rewritten = ["first pass", "kept tails", "compiled sweep", "parameter finder"]
+                rewritten = [
+                    "first pass",
+                    "kept tails",
+                    "compiled sweep",
+                    "compiled slow reads",
+                    "parameter finder",
+                ]
                 assert described["hotspots"] == (rewritten if kind == "fast" and proven else [])
     count = sum(len((c.get("record") or {}).get("parameters", [])) for c in fast.get("classes", []))
     return count, [f"{bundle.name}: {line}" for line in _differences(fast, slow)]

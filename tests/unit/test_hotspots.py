@@ -50,8 +50,18 @@ class NativeParameter:
         self.index = 0
         self.texts = texts
         self.slow_texts = slow_texts
-        self.raw_value = 0.25
+        self.value = 0.25
         self.calls: list[tuple[str, float]] = []
+
+    @property
+    def raw_value(self) -> float:
+        self.calls.append(("get", self.value))
+        return self.value
+
+    @raw_value.setter
+    def raw_value(self, value: float) -> None:
+        self.calls.append(("set", value))
+        self.value = value
 
     def get_text_for_raw_value(self, raw_value: float) -> Any:
         self.calls.append(("read", raw_value))
@@ -64,8 +74,8 @@ class NativeParameter:
 
     @property
     def string_value(self) -> Any:
-        self.calls.append(("slow", self.raw_value))
-        return self.slow_texts[round(self.raw_value * STEPS)]
+        self.calls.append(("slow", self.value))
+        return self.slow_texts[round(self.value * STEPS)]
 
 
 class Plugin:
@@ -229,13 +239,20 @@ def test_the_compiled_loops_hold_no_reference_they_should_not() -> None:
     texts = [f"{x // 100}" for x in range(STEPS + 1)]
     values = tuple(x / STEPS for x in range(STEPS + 1))
     before = [sys.getrefcount(t) for t in texts], [sys.getrefcount(v) for v in values]
+    parameter = NativeParameter("P", texts, texts, "")
+    original = parameter.value
+    held = sys.getrefcount(original)
     for _ in range(3):
         read = COMPILED_SWEEP.read_all(texts.__getitem__, tuple(range(STEPS + 1)))
         ranges: dict[tuple[float, float], Any] = {}
         COMPILED_SWEEP.group_runs(read, values, ranges)
-        del read, ranges
+        slow = COMPILED_SWEEP.slow_reads(parameter, values)
+        parameter.calls.clear()
+        del read, ranges, slow
     after = [sys.getrefcount(t) for t in texts], [sys.getrefcount(v) for v in values]
     assert after == before
+    assert parameter.value is original
+    assert sys.getrefcount(original) == held
 
 
 def test_a_compiled_read_that_fails_stops_there_with_its_error() -> None:
@@ -369,3 +386,57 @@ def test_each_load_starts_with_no_kept_tail() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "0"
+
+
+class Fragile:
+    """A native parameter whose display text fails at 0.5, and (``stuck``) whose value then
+    cannot be set back either."""
+
+    def __init__(self, stuck: bool) -> None:
+        self.value = 0.25
+        self.stuck = stuck
+        self.calls: list[tuple[str, float]] = []
+
+    @property
+    def raw_value(self) -> float:
+        self.calls.append(("get", self.value))
+        return self.value
+
+    @raw_value.setter
+    def raw_value(self, value: float) -> None:
+        self.calls.append(("set", value))
+        if self.stuck and self.value == 0.5:
+            raise RuntimeError("cannot leave 0.5")
+        self.value = value
+
+    @property
+    def string_value(self) -> str:
+        if self.value == 0.5:
+            raise ValueError("no text at 0.5")
+        return f"{self.value}"
+
+
+@pytest.mark.parametrize("stuck", [False, True])
+def test_a_compiled_slow_read_that_fails_raises_as_pedalboards_does(stuck: bool) -> None:
+    """Its ``finally`` restores the value; an error there is raised in the read's place, the
+    read's own as its context, as Python's ``finally`` leaves them."""
+    assert COMPILED_SWEEP is not None
+    values = (0.0, 0.5, 1.0)
+    outcomes = []
+    for slow_reads in (COMPILED_SWEEP.slow_reads, _python_slow_reads):
+        parameter = Fragile(stuck)
+        try:
+            slow_reads(parameter, values)
+        except Exception as error:
+            context = error.__context__
+            context_words = (type(context), str(context)) if context is not None else None
+            outcomes.append((type(error), str(error), context_words, parameter.calls))
+    assert outcomes[0] == outcomes[1]
+    raised = (RuntimeError, "cannot leave 0.5") if stuck else (ValueError, "no text at 0.5")
+    assert outcomes[0][:2] == raised
+    assert (outcomes[0][2] is not None) == stuck
+
+
+def _python_slow_reads(parameter: Any, values: tuple[float, ...]) -> list[Any]:
+    read = INTERNALS.__dict__["get_text_for_raw_value"]
+    return [read(parameter, value, True) for value in values]

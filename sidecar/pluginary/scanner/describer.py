@@ -107,6 +107,7 @@ class Describer:
         self._fast_init: Callable[..., None] | None = None
         self._wrapper_init: Callable[..., None] | None = None  # pedalboard's own.
         self._fast_finder: Callable[[Any], Any] | None = None
+        self._batched_slow_reads = False  # The slow pass's reads compiled (``_hook_natives``).
         self._hook_sweeps()
         self._reset()
 
@@ -127,6 +128,7 @@ class Describer:
             ("first pass", init is not None),
             ("kept tails", init is not None and keeps_tails(init)),
             ("compiled sweep", init is not None and hotspots.COMPILED_SWEEP is not None),
+            ("compiled slow reads", init is not None and self._batched_slow_reads),
             ("parameter finder", self._fast_finder is not None),
         )
         return tuple(name for name, used in rewritten if used)
@@ -279,6 +281,24 @@ class Describer:
                 sweep.before = _snapshot(sweep.plugin)
             describer._names = None  # Setting a value may rename parameters.
             return get_text(cpp_parameter, raw_value, slow)
+
+        compiled = hotspots.COMPILED_SWEEP
+        if compiled is not None and hotspots.proven_slow_read(get_text):
+
+            def slow_reads(cpp_parameter: Any, raw_values: tuple[float, ...]) -> list[Any]:
+                """``text(cpp_parameter, x, True)`` at each value: the first read's bookkeeping,
+                then pedalboard's slow reads, compiled (the rest of the bookkeeping repeats)."""
+                if not raw_values:
+                    return []
+                sweep = describer._sweep
+                if sweep is not None and sweep.before is None and describer._phase is not None:
+                    sweep.before = _snapshot(sweep.plugin)
+                describer._names = None
+                texts: list[Any] = compiled.slow_reads(cpp_parameter, raw_values)
+                return texts
+
+            setattr(text, hotspots.BATCH_ATTRIBUTE, slow_reads)
+            self._batched_slow_reads = True
 
         internals._PythonExternalPluginMixin.__set_initial_parameter_values__ = (
             recorded_initial_values

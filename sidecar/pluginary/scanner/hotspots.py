@@ -9,7 +9,9 @@
   comprehensions over the ranges (128 of them on a MIDI-CC parameter) become ``map``s over the
   same functions, step rounding memoised (``REWRITES``, ``_memo``); the attributes its
   ``__setattr__`` can only store on the wrapper are stored directly (``_DirectStores``).
-  ``first_pass``'s own two loops run compiled where the install built ``_sweep.c``.
+  ``first_pass``'s own two loops run compiled where the install built ``_sweep.c``; so do the
+  slow pass's set, read and restore at each value (``slow_pass``), where pedalboard's
+  ``get_text_for_raw_value`` is proven (or the describer's hook on it offers its whole pass).
 - **The constructor's tail** (type, bounds, step, inferred units, value maps) is a pure
   function of the ranges found and of whether the parameter has units: its outcome is kept by
   those inputs and copied to the next wrapper with equal ones (``TAIL_REWRITES``, ``Tails``).
@@ -38,26 +40,37 @@ from typing import Any
 
 # sha256 of the source of each pedalboard function rewritten here, as proven against by the
 # describer's oracle test (pedalboard 0.9.26's ``AudioProcessorParameter.__init__`` and
-# ``__get_cpp_parameter``).
+# ``__get_cpp_parameter``, and ``get_text_for_raw_value``, whose slow read ``_sweep.c`` makes).
 PROVEN_SOURCES = frozenset(
     {
         "0e13a566e54511316c0322aebd214a98eb9e187649a4c65abbd7c836312d07ad",
         "9da8d4d11a0398644c89347438112ac2cf9f755bee96a0ae4a15f47143faecc6",
+        "d8b4aa28443bd6e6f4ee5a15ecc9da82b439ca580b09fafde41f2b846876dabb",
     }
 )
 # What the rewritten constructor finds in pedalboard's module namespace besides its own names.
 HOOK_NAME = "_pluginary_first_pass"
+SLOW_NAME = "_pluginary_slow_pass"
+SLOW_RESULT = "_pluginary_slow"
 SUB_NAME = "_pluginary_sub"
 ROUND_NAME = "_pluginary_round_8"
 # Exact text of the proven source -> its replacement, with how often it occurs there. Each keeps
 # what is computed and in what order (calls, arguments, exceptions), only without a Python frame
 # per item: a loop or comprehension becomes ``map`` over the same functions (rounding memoised).
 REWRITES = (
-    (  # The first pass goes to ``first_pass``; the slow one stays pedalboard's loop.
+    (  # The first pass goes to ``first_pass``; the slow one to ``slow_pass``, which leaves it
+        # to pedalboard's loop (None) where it cannot make its reads compiled.
         "for x in range(0, search_steps + 1):",
+        f"{SLOW_RESULT} = None\n"
         "if not fetch_slow:\n"
         f"    start_of_range, text_value = {HOOK_NAME}(cpp_parameter, search_steps, self.ranges)\n"
-        "for x in range(0, search_steps + 1) if fetch_slow else ():",
+        "else:\n"
+        f"    {SLOW_RESULT} = {SLOW_NAME}(\n"
+        "        cpp_parameter, search_steps, self.ranges, get_text_for_raw_value\n"
+        "    )\n"
+        f"    if {SLOW_RESULT} is not None:\n"
+        f"        start_of_range, text_value = {SLOW_RESULT}\n"
+        f"for x in range(0, search_steps + 1) if fetch_slow and {SLOW_RESULT} is None else ():",
         1,
     ),
     (
@@ -180,6 +193,7 @@ def _compiled(
     code = compile(module, inspect.getsourcefile(original) or "", "exec")
     helpers = {
         HOOK_NAME: first_pass,
+        SLOW_NAME: slow_pass,
         SUB_NAME: operator.sub,
         ROUND_NAME: _memo(lambda difference: round(difference, 8)),
         TAILS_NAME: TAILS,
@@ -436,6 +450,41 @@ def python_first_pass(
         ranges[(start, raw_values[change])] = texts[run]
         start, run = raw_values[change], change
     return start, (texts[run] if texts else None)
+
+
+# An attribute of a slow-read function (pedalboard's ``get_text_for_raw_value`` as its module
+# holds it) that does its whole slow pass at once: ``(parameter, raw_values) -> texts``.
+BATCH_ATTRIBUTE = "slow_reads"
+SlowReads = Callable[[Any, tuple[float, ...]], list[Any]]
+
+
+def slow_pass(
+    cpp_parameter: Any,
+    search_steps: int,
+    ranges: dict[tuple[float, float], Any],
+    read: Callable[..., Any],
+) -> tuple[float, Any] | None:
+    """pedalboard's slow pass (``read(cpp_parameter, x, True)`` at each raw value, in order,
+    then grouped as its loop groups them) with the reads compiled: where ``read`` is pedalboard's
+    own proven function, or offers its whole pass at once (``BATCH_ATTRIBUTE``). None, with
+    nothing done, otherwise: pedalboard's loop runs."""
+    batch: SlowReads | None = getattr(read, BATCH_ATTRIBUTE, None)
+    compiled = COMPILED_SWEEP
+    if batch is None and compiled is not None and proven_slow_read(read):
+        batch = compiled.slow_reads
+    if batch is None:
+        return None
+    raw_values = _raw_values(search_steps)
+    texts = batch(cpp_parameter, raw_values)
+    grouped = compiled.group_runs(texts, raw_values, ranges) if compiled is not None else None
+    return grouped if grouped is not None else _grouped(raw_values, texts, ranges)
+
+
+@functools.lru_cache(maxsize=8)
+def proven_slow_read(read: Callable[..., Any]) -> bool:
+    """Whether ``read`` is pedalboard's ``get_text_for_raw_value`` as proven (``_sweep.c``'s
+    ``slow_reads`` makes its slow read)."""
+    return source_digest(read) in PROVEN_SOURCES
 
 
 def _grouped(
