@@ -49,6 +49,7 @@ from typing import Any
 from pluginary.scanner import containment, runs
 from pluginary.scanner.checks import noise_burst
 from pluginary.scanner.classclock import ClassClock
+from pluginary.scanner.describer import choose, describer_for
 from pluginary.scanner.probe import PROBE_FAILED, run_request
 
 HEARTBEAT_SECONDS = 1.0
@@ -373,9 +374,11 @@ def main() -> None:
     # numpy (under pedalboard) would start a BLAS thread pool; forking is only safe single-threaded.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
-    import pedalboard  # noqa: F401  Warm the import once; every child inherits it.
+    import pedalboard  # Warm the import once; every child inherits it.
 
     noise_burst()  # Likewise the audio check's noise (numpy.random costs a child 10 ms).
+    # And the describer, its hooks in and pedalboard's constructor recompiled (17 ms a child).
+    describer_for(pedalboard, choose(pedalboard))
 
     if containment.enter_pid_namespace():
         _run_namespace_init(request_fd, report_fd)

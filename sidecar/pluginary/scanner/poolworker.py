@@ -30,6 +30,7 @@ import sys
 from typing import Any
 
 from pluginary.scanner.checks import noise_burst
+from pluginary.scanner.describer import choose, describer_for
 from pluginary.scanner.probe import run_request
 
 MIB = 1024 * 1024
@@ -53,9 +54,10 @@ def main() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
-    import pedalboard  # noqa: F401  Warm the import once for every probe of this worker.
+    import pedalboard  # Warm the import once for every probe of this worker.
 
     noise_burst()  # Likewise the audio check's noise.
+    describer_for(pedalboard, choose(pedalboard))  # And the describer (17 ms), as it will be.
     # From here on, what plugins print outside a probe (a thread they left running) is nobody's
     # to read: not the sidecar's log.
     devnull = os.open(os.devnull, os.O_WRONLY)
