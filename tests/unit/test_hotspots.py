@@ -61,6 +61,9 @@ class NativeParameter:
     @raw_value.setter
     def raw_value(self, value: float) -> None:
         self.calls.append(("set", value))
+        self.assign(value)
+
+    def assign(self, value: float) -> None:
         self.value = value
 
     def get_text_for_raw_value(self, raw_value: float) -> Any:
@@ -388,23 +391,15 @@ def test_each_load_starts_with_no_kept_tail() -> None:
     assert done.stdout.split()[-1] == "0"
 
 
-class Fragile:
+class Fragile(NativeParameter):
     """A native parameter whose display text fails at 0.5, and (``stuck``) whose value then
     cannot be set back either."""
 
     def __init__(self, stuck: bool) -> None:
-        self.value = 0.25
+        super().__init__("Fragile", [], [], "")
         self.stuck = stuck
-        self.calls: list[tuple[str, float]] = []
 
-    @property
-    def raw_value(self) -> float:
-        self.calls.append(("get", self.value))
-        return self.value
-
-    @raw_value.setter
-    def raw_value(self, value: float) -> None:
-        self.calls.append(("set", value))
+    def assign(self, value: float) -> None:
         if self.stuck and self.value == 0.5:
             raise RuntimeError("cannot leave 0.5")
         self.value = value
