@@ -192,8 +192,8 @@ def test_the_zoo_beside_real_plugins_is_recorded_culprit_by_culprit(
         f"{len(names) - 1 - len(hostile) - len(either) * len(STAGES)} harmless under"
         " containment recorded ok"
         f"{', ' + ', '.join(sorted(either)) + ' either way' if either else ''};"
-        " no process left; the next scan retried only the timed-out ones (once, longer limit),"
-        " the one after probed nothing",
+        " no process left; the next scan retried only the timed-out ones (once, at twice its"
+        " limit), the one after probed nothing",
     )
 
 
