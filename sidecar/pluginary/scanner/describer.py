@@ -107,7 +107,6 @@ class Describer:
         self._fast_init: Callable[..., None] | None = None
         self._wrapper_init: Callable[..., None] | None = None  # pedalboard's own.
         self._fast_finder: Callable[[Any], Any] | None = None
-        self._batched_slow_reads = False  # The slow pass's reads compiled (``_hook_natives``).
         self._hook_sweeps()
         self._reset()
 
@@ -124,11 +123,13 @@ class Describer:
         if self.kind != "fast":
             return ()
         init = self._fast_init
+        slow_read = getattr(self._internals, "get_text_for_raw_value", None)
+        batched = hasattr(slow_read, hotspots.BATCH_ATTRIBUTE)
         rewritten = (
             ("first pass", init is not None),
             ("kept tails", init is not None and keeps_tails(init)),
             ("compiled sweep", init is not None and hotspots.COMPILED_SWEEP is not None),
-            ("compiled slow reads", init is not None and self._batched_slow_reads),
+            ("compiled slow reads", init is not None and batched),
             ("parameter finder", self._fast_finder is not None),
         )
         return tuple(name for name, used in rewritten if used)
@@ -276,10 +277,7 @@ class Describer:
         def text(cpp_parameter: Any, raw_value: float, slow: bool = False) -> Any:
             if not slow:  # pedalboard's own first-pass read, without a frame more.
                 return cpp_parameter.get_text_for_raw_value(raw_value)
-            sweep = describer._sweep
-            if sweep is not None and sweep.before is None and describer._phase is not None:
-                sweep.before = _snapshot(sweep.plugin)
-            describer._names = None  # Setting a value may rename parameters.
+            describer._before_slow_read()
             return get_text(cpp_parameter, raw_value, slow)
 
         compiled = hotspots.COMPILED_SWEEP
@@ -290,15 +288,11 @@ class Describer:
                 then pedalboard's slow reads, compiled (the rest of the bookkeeping repeats)."""
                 if not raw_values:
                     return []
-                sweep = describer._sweep
-                if sweep is not None and sweep.before is None and describer._phase is not None:
-                    sweep.before = _snapshot(sweep.plugin)
-                describer._names = None
+                describer._before_slow_read()
                 texts: list[Any] = compiled.slow_reads(cpp_parameter, raw_values)
                 return texts
 
             setattr(text, hotspots.BATCH_ATTRIBUTE, slow_reads)
-            self._batched_slow_reads = True
 
         internals._PythonExternalPluginMixin.__set_initial_parameter_values__ = (
             recorded_initial_values
@@ -310,6 +304,14 @@ class Describer:
         for plugin_class in internals._AVAILABLE_PLUGIN_CLASSES:
             self._hook_lookup(plugin_class)
         self._hook_finder(internals.AudioProcessorParameter)
+
+    def _before_slow_read(self) -> None:
+        """A slow read sets a value: the sweep keeps the state before its first one (did it leave
+        anything changed?), and names are looked up afresh (a value may rename parameters)."""
+        sweep = self._sweep
+        if sweep is not None and sweep.before is None and self._phase is not None:
+            sweep.before = _snapshot(sweep.plugin)
+        self._names = None
 
     def _hook_finder(self, wrapper_class: Any) -> None:
         """Wrappers find their native parameter without a generator, while "fast" describes."""

@@ -47,10 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from pluginary.scanner import containment, runs
-from pluginary.scanner.checks import noise_burst
 from pluginary.scanner.classclock import ClassClock
-from pluginary.scanner.describer import choose, describer_for
-from pluginary.scanner.probe import PROBE_FAILED, run_request
+from pluginary.scanner.probe import PROBE_FAILED, run_request, warm_up
 
 HEARTBEAT_SECONDS = 1.0
 # A loop turn that took this much longer than it asked to sleep was a stall, not work.
@@ -371,14 +369,7 @@ def main() -> None:
     expected_parent = os.environ.get("PLUGINARY_SCANNER_PID")
     if expected_parent and os.getppid() != int(expected_parent):
         return
-    # numpy (under pedalboard) would start a BLAS thread pool; forking is only safe single-threaded.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
-    import pedalboard  # Warm the import once; every child inherits it.
-
-    noise_burst()  # Likewise the audio check's noise (numpy.random costs a child 10 ms).
-    # And the describer, its hooks in and pedalboard's constructor recompiled (17 ms a child).
-    describer_for(pedalboard, choose(pedalboard))
+    warm_up()  # Once: every child inherits it.
 
     if containment.enter_pid_namespace():
         _run_namespace_init(request_fd, report_fd)

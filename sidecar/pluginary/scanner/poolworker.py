@@ -29,9 +29,7 @@ import signal
 import sys
 from typing import Any
 
-from pluginary.scanner.checks import noise_burst
-from pluginary.scanner.describer import choose, describer_for
-from pluginary.scanner.probe import run_request
+from pluginary.scanner.probe import run_request, warm_up
 
 MIB = 1024 * 1024
 
@@ -52,12 +50,7 @@ def main() -> None:
         # Python ignores it: restored, a probe over its output limit ends at once, as the fork
         # server's children do, instead of going on with failing writes.
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
-    import pedalboard  # Warm the import once for every probe of this worker.
-
-    noise_burst()  # Likewise the audio check's noise.
-    describer_for(pedalboard, choose(pedalboard))  # And the describer (17 ms), as it will be.
+    warm_up()  # Once for every probe of this worker.
     # From here on, what plugins print outside a probe (a thread they left running) is nobody's
     # to read: not the sidecar's log.
     devnull = os.open(os.devnull, os.O_WRONLY)

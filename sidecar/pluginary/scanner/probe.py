@@ -58,6 +58,7 @@ from pluginary.scanner.checks import (
     CONTINUOUS_STEPS,
     audio_check,
     layout_error,
+    noise_burst,
     range_problem,
     state_check,
     supported_channels,
@@ -170,6 +171,19 @@ def probe_bundle(
         emit({"event": "unloading", "class": name})
         del plugin
     emit({"event": "done"})
+
+
+def warm_up() -> None:
+    """What every probe of a long-lived process (the fork server, a pool worker) would do first,
+    done once in it: pedalboard imported, the audio check's noise made (numpy.random costs a
+    probe 10 ms), the describer set up (its hooks in, pedalboard's constructor recompiled: 17
+    ms). numpy's BLAS is kept to one thread: forking is only safe single-threaded."""
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    import pedalboard
+
+    noise_burst()
+    describer_for(pedalboard, choose(pedalboard))
 
 
 def run_request(request: dict[str, Any], result_fd: int) -> int:
