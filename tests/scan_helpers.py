@@ -12,6 +12,8 @@ from typing import Any
 
 import anyio
 
+from pluginary.catalog.query import get_plugin, query_plugins
+from pluginary.models import PluginQuery, PluginRecord
 from pluginary.paths import CachePaths, cache_paths
 from pluginary.scan_models import ScanOptions, ScanResult
 from pluginary.scanner.engine import Scanner
@@ -38,6 +40,18 @@ def scanner_for(cache: Path) -> Scanner:
 def scan(cache: Path, *folders: Path, **options: Any) -> ScanResult:
     opts = ScanOptions(folders=tuple(map(str, folders)), only_folders=True, **options)
     return anyio.run(scanner_for(cache).scan, opts)
+
+
+def catalog_records(cache: Path) -> list[PluginRecord]:
+    """Every plugin the catalogue under ``cache`` holds (up to 500), as ``plugins/get`` reads it."""
+    db = sqlite3.connect(cache_paths(cache).catalog)
+    try:
+        found = query_plugins(db, PluginQuery(limit=500)).plugins
+        records = [get_plugin(db, plugin.id) for plugin in found]
+    finally:
+        db.close()
+    assert None not in records, "a listed plugin could not be read"
+    return [record for record in records if record is not None]
 
 
 def scan_in_subprocess(

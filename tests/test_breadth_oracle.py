@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -44,12 +43,11 @@ import pytest
 from breadth_bundles import BreadthSets
 from oracle import list_classes, oracle_script, run_oracle, run_oracle_class
 from oracle_compare import differences
-from pluginary.catalog.query import get_plugin, query_plugins
-from pluginary.models import PluginQuery, PluginRecord
+from pluginary.models import PluginRecord
 from pluginary.paths import cache_paths
 from pluginary.scan_models import ScanSummary
 from pluginary.scanner.ignorelist import add_ignore_entry
-from scan_helpers import scan
+from scan_helpers import catalog_records, scan
 
 pytestmark = pytest.mark.worker
 
@@ -102,14 +100,6 @@ LSP_SAMPLE = {
 LSP_OUTCOMES = {"ok": 75, "failed": 4, "crashed": 103, "timeout": 2}
 
 
-def _records(cache: Path) -> list[PluginRecord]:
-    db = sqlite3.connect(cache_paths(cache).catalog)
-    try:
-        return [get_plugin(db, p.id) for p in query_plugins(db, PluginQuery(limit=500)).plugins]
-    finally:
-        db.close()
-
-
 @pytest.mark.parametrize("name", sorted(FAILING))
 def test_every_plugin_of_the_set_matches_pedalboard_in_a_fresh_process(
     name: str, breadth_plugins: BreadthSets, tmp_path: Path
@@ -127,7 +117,7 @@ def test_every_plugin_of_the_set_matches_pedalboard_in_a_fresh_process(
     with ThreadPoolExecutor(max_workers=2) as pool:  # One fresh pedalboard process per bundle.
         answers = pool.map(lambda bundle: run_oracle([folder / bundle.name]), bundles)
         oracle = {path: answer for found in answers for path, answer in found.items()}
-    records = _records(tmp_path / "cache")
+    records = catalog_records(tmp_path / "cache")
     assert sorted(Path(r.path).name for r in records) == [b.name for b in bundles]
     mismatches = [
         line for r in records for line in differences(r, oracle[r.path]) if not _unsettled(line, r)
@@ -168,7 +158,7 @@ def _scan_lsp(
         summary = scan(cache, folder, workers=2).summary
         seconds = time.perf_counter() - started
         answers = beside.result() if beside is not None else oracle()
-    return summary, _records(cache), answers, names, seconds
+    return summary, catalog_records(cache), answers, names, seconds
 
 
 def test_a_sample_of_lsps_classes_matches_pedalboard_in_fresh_processes(
@@ -231,7 +221,7 @@ def test_zamverb_is_an_honest_timeout_while_describing_its_parameters(
         summary = scan(tmp_path / "cache", folder, workers=2, timeout_seconds=limit).summary
         oracle = loading.result()[str(folder / "ZamVerb.vst3")]
 
-    (record,) = _records(tmp_path / "cache")
+    (record,) = catalog_records(tmp_path / "cache")
     assert (summary.timed_out, record.status, record.class_name) == (1, "timeout", "ZamVerb")
     assert oracle["timeout"] == limit and oracle["doing"] == "loading"  # pedalboard too.
     assert differences(record, oracle) == []

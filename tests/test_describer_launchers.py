@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pluginary.catalog.query import get_plugin, query_plugins
-from pluginary.models import PluginQuery
-from pluginary.paths import cache_paths
 from pluginary.scanner.describer import DESCRIBER_ENV, PROVEN_VERSIONS
-from pluginary.storage import connect
-from scan_helpers import scan
+from scan_helpers import catalog_records, scan
 
 pytestmark = pytest.mark.worker
 
@@ -45,12 +41,7 @@ def test_the_probes_describe_as_the_scan_asks(
 
     scan(tmp_path / "cache", folder, workers=1)
 
-    db = connect(cache_paths(tmp_path / "cache").catalog)
-    try:
-        found = query_plugins(db, PluginQuery(limit=10)).plugins
-        records = [get_plugin(db, plugin.id) for plugin in found]
-    finally:
-        db.close()
+    records = catalog_records(tmp_path / "cache")
     proven = pedalboard.version.__version__ in PROVEN_VERSIONS
     expected = forced or ("fast" if proven else "pedalboard")
     assert [r.probe_ms.describer if r.probe_ms else None for r in records] == [expected] * 2

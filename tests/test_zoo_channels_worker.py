@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pluginary.catalog.query import get_plugin, query_plugins
-from pluginary.models import CHANNEL_COUNTS, PluginQuery, PluginRecord
-from pluginary.paths import cache_paths
+from pluginary.models import CHANNEL_COUNTS
 from pluginary.scanner.launchers import LAUNCHER_ENV
-from scan_helpers import scan
+from scan_helpers import catalog_records, scan
 from zoo_bundles import build_channels_bundle, zoo_name
 
 pytestmark = pytest.mark.worker
@@ -25,17 +23,6 @@ pytestmark = pytest.mark.worker
 # The hang's limit only sets how long the test waits for a plugin built never to finish.
 HANG_TIMEOUT = 6.0
 TRYING_THREE = "while finding the channel counts it accepts (trying 3 channels)"
-
-
-def _records(cache: Path) -> dict[str, PluginRecord]:
-    import sqlite3
-
-    db = sqlite3.connect(cache_paths(cache).catalog)
-    try:
-        found = query_plugins(db, PluginQuery(limit=50)).plugins
-        return {p.name: record for p in found if (record := get_plugin(db, p.id)) is not None}
-    finally:
-        db.close()
 
 
 @pytest.mark.parametrize("launcher", ["forkserver", "pool"])
@@ -50,7 +37,7 @@ def test_a_failure_at_a_higher_channel_count_keeps_the_first_checks(
 
     scan(tmp_path / "cache", folder, workers=2, timeout_seconds=HANG_TIMEOUT)
 
-    records = _records(tmp_path / "cache")
+    records = {record.name: record for record in catalog_records(tmp_path / "cache")}
     control = records[zoo_name("ok", "channels")]
     # The control: every count is taken (the behaviour at more than two does nothing).
     assert (control.status, control.channels) == ("ok", list(CHANNEL_COUNTS))
